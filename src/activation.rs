@@ -1,0 +1,165 @@
+//! Neurons: what a layer does to its weighted input `z` to give its activation `a = σ(z)`.
+//!
+//! Every function here works on a whole mini-batch at once: `z` and `a` are `[batch, n]`.
+
+use ndarray::{ArrayView2, ArrayViewMut2, Axis, Zip};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// The kinds of neuron in the book.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Activation {
+    /// σ(z) = 1 / (1 + e^(−z)), chapter 1's sigmoid neuron.
+    Sigmoid,
+    /// tanh(z), the rescaled sigmoid of chapter 3.
+    Tanh,
+    /// max(0, z), the rectified linear unit.
+    Relu,
+    /// a_j = e^(z_j) / Σ_k e^(z_k), chapter 3's softmax layer (rows sum to 1).
+    Softmax,
+    /// a = z, for a linear output.
+    Identity,
+    /// The perceptron: 1 if z > 0 else 0. Its derivative is zero almost everywhere,
+    /// so it is for inference only; training a step layer is refused.
+    Step,
+}
+
+impl Activation {
+    /// All names accepted by `FromStr`, for help texts and error messages.
+    pub const NAMES: &'static str = "sigmoid, tanh, relu, softmax, identity, step";
+
+    /// Whether gradient descent can train a layer of these neurons.
+    pub fn is_trainable(self) -> bool {
+        self != Activation::Step
+    }
+
+    /// a = σ(z), row by row. `z` and `a` are `[batch, n]`.
+    pub fn apply(self, z: ArrayView2<f32>, mut a: ArrayViewMut2<f32>) {
+        match self {
+            Activation::Sigmoid => Zip::from(&mut a).and(&z).for_each(|a, &z| *a = sigmoid(z)),
+            Activation::Tanh => Zip::from(&mut a).and(&z).for_each(|a, &z| *a = z.tanh()),
+            Activation::Relu => Zip::from(&mut a).and(&z).for_each(|a, &z| *a = z.max(0.0)),
+            Activation::Identity => a.assign(&z),
+            Activation::Step => {
+                Zip::from(&mut a).and(&z).for_each(|a, &z| *a = if z > 0.0 { 1.0 } else { 0.0 })
+            }
+            Activation::Softmax => {
+                for (z, mut a) in z.axis_iter(Axis(0)).zip(a.axis_iter_mut(Axis(0))) {
+                    // Subtracting the row's maximum changes nothing mathematically and keeps e^z finite.
+                    let max = z.fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+                    let mut sum = 0.0;
+                    Zip::from(&mut a).and(&z).for_each(|a, &z| {
+                        *a = (z - max).exp();
+                        sum += *a;
+                    });
+                    a.mapv_inplace(|v| v / sum);
+                }
+            }
+        }
+    }
+
+    /// Turns `g = ∂C/∂a` into `δ = ∂C/∂z` in place, given this layer's `z` and `a`.
+    ///
+    /// For elementwise neurons this is the `⊙ σ'(z)` of BP1 and BP2. For softmax, where every
+    /// a_j depends on every z_k, it is the Jacobian product δ_j = a_j (g_j − Σ_k g_k a_k).
+    pub fn backprop(self, z: ArrayView2<f32>, a: ArrayView2<f32>, mut g: ArrayViewMut2<f32>) {
+        match self {
+            // σ'(z) = σ(z)(1 − σ(z)) = a(1 − a)
+            Activation::Sigmoid => Zip::from(&mut g).and(&a).for_each(|g, &a| *g *= a * (1.0 - a)),
+            // tanh'(z) = 1 − tanh²(z)
+            Activation::Tanh => Zip::from(&mut g).and(&a).for_each(|g, &a| *g *= 1.0 - a * a),
+            Activation::Relu => Zip::from(&mut g).and(&z).for_each(|g, &z| {
+                if z <= 0.0 {
+                    *g = 0.0
+                }
+            }),
+            Activation::Identity => {}
+            Activation::Step => g.fill(0.0),
+            Activation::Softmax => {
+                for (a, mut g) in a.axis_iter(Axis(0)).zip(g.axis_iter_mut(Axis(0))) {
+                    let dot: f32 = a.iter().zip(g.iter()).map(|(a, g)| a * g).sum();
+                    Zip::from(&mut g).and(&a).for_each(|g, &a| *g = a * (*g - dot));
+                }
+            }
+        }
+    }
+}
+
+/// The logistic function, written so that it never overflows.
+#[inline]
+pub fn sigmoid(z: f32) -> f32 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+impl fmt::Display for Activation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = match self {
+            Activation::Sigmoid => "sigmoid",
+            Activation::Tanh => "tanh",
+            Activation::Relu => "relu",
+            Activation::Softmax => "softmax",
+            Activation::Identity => "identity",
+            Activation::Step => "step",
+        };
+        f.write_str(s)
+    }
+}
+
+impl FromStr for Activation {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s.to_ascii_lowercase().as_str() {
+            "sigmoid" => Activation::Sigmoid,
+            "tanh" => Activation::Tanh,
+            "relu" => Activation::Relu,
+            "softmax" => Activation::Softmax,
+            "identity" | "linear" => Activation::Identity,
+            "step" | "perceptron" => Activation::Step,
+            _ => return Err(format!("unknown activation '{s}' (choose from {})", Self::NAMES)),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{Array2, array};
+
+    #[test]
+    fn softmax_rows_sum_to_one_even_for_large_z() {
+        let z = array![[1000.0f32, 1001.0, 999.0], [-5.0, 0.0, 5.0]];
+        let mut a = Array2::zeros((2, 3));
+        Activation::Softmax.apply(z.view(), a.view_mut());
+        for row in a.rows() {
+            assert!((row.sum() - 1.0).abs() < 1e-6);
+            assert!(row.iter().all(|v| v.is_finite()));
+        }
+        assert!(a[[0, 1]] > a[[0, 0]] && a[[0, 0]] > a[[0, 2]]);
+    }
+
+    #[test]
+    fn step_is_the_perceptron_rule() {
+        let z = array![[-1.0f32, 0.0, 0.5]];
+        let mut a = Array2::zeros((1, 3));
+        Activation::Step.apply(z.view(), a.view_mut());
+        assert_eq!(a, array![[0.0, 0.0, 1.0]]);
+        assert!(!Activation::Step.is_trainable());
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for act in [
+            Activation::Sigmoid,
+            Activation::Tanh,
+            Activation::Relu,
+            Activation::Softmax,
+            Activation::Identity,
+            Activation::Step,
+        ] {
+            assert_eq!(act.to_string().parse::<Activation>().unwrap(), act);
+        }
+        assert!("sigmod".parse::<Activation>().unwrap_err().contains("sigmoid"));
+    }
+}

@@ -1,0 +1,55 @@
+//! Command-line parsing and the subcommands.
+
+mod data;
+mod predict;
+mod progress;
+mod train;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "nndl",
+    version,
+    about = "Train, inspect and use the neural networks of Nielsen's Neural Networks and Deep Learning",
+    long_about = "Train, inspect and use the neural networks of Nielsen's \"Neural Networks and Deep \
+Learning\" on real MNIST.\n\nStart with `nndl train` (the book's chapter-1 run), then `nndl train --help`.\n\
+MNIST is read from --data, else $NNDL_DATA, else a cache folder, and downloaded there (and verified) if missing."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a network on MNIST (no flags: network.py's chapter-1 run)
+    Train(Box<train::TrainArgs>),
+    /// Report a saved model's accuracy and cost on the 10,000 test images
+    Eval(predict::EvalArgs),
+    /// Classify PNG images of digits with a saved model
+    Predict(predict::PredictArgs),
+    /// Show a saved model's layers, shapes and parameter counts
+    Summary(predict::SummaryArgs),
+    /// Download MNIST (if missing) into the data folder and verify it
+    Download(data::DownloadArgs),
+}
+
+/// Where MNIST lives, shared by every subcommand that reads it.
+#[derive(clap::Args, Clone)]
+struct DataArgs {
+    /// Folder with the four MNIST files [default: $NNDL_DATA, else the user cache folder]
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+}
+
+pub fn run() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Train(args) => train::run(*args),
+        Command::Eval(args) => predict::eval(args),
+        Command::Predict(args) => predict::predict(args),
+        Command::Summary(args) => predict::summary(args),
+        Command::Download(args) => data::download(args),
+    }
+}

@@ -1,0 +1,95 @@
+//! `nndl eval`, `nndl predict` and `nndl summary`: using a saved model.
+
+use super::DataArgs;
+use anyhow::{Context, bail};
+use nndl::image_io;
+use nndl::model_io::{self, ModelInfo};
+use nndl::network::Network;
+use nndl::optim::Regulariser;
+use nndl::train::{self, argmax};
+use std::path::{Path, PathBuf};
+
+#[derive(clap::Args)]
+pub struct EvalArgs {
+    /// A model saved by `nndl train --save`
+    model: PathBuf,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+#[derive(clap::Args)]
+#[command(
+    after_help = "Each PNG (grey or colour, any size, dark-on-light or light-on-dark) is turned into an \
+MNIST-like 28×28 white-on-black digit: composited over white, made grey, inverted if its border is light, \
+cropped to the ink, scaled so its longer side is 20 pixels, and centred by its centre of mass."
+)]
+pub struct PredictArgs {
+    /// A model saved by `nndl train --save`
+    model: PathBuf,
+    /// PNG images, one digit each
+    #[arg(required = true)]
+    images: Vec<PathBuf>,
+}
+
+#[derive(clap::Args)]
+pub struct SummaryArgs {
+    /// A model saved by `nndl train --save`
+    model: PathBuf,
+}
+
+fn load_model(path: &Path) -> anyhow::Result<(Network, ModelInfo)> {
+    let (net, info) = model_io::load(path)?;
+    if net.in_size() != 784 || net.out_size() != 10 {
+        bail!(
+            "{}: the model maps {} inputs to {} outputs, but MNIST needs 784 → 10; give a model trained on MNIST",
+            path.display(),
+            net.in_size(),
+            net.out_size()
+        );
+    }
+    Ok((net, info))
+}
+
+pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
+    let (mut net, _) = load_model(&args.model)?;
+    let mnist = super::data::load(&args.data, 50_000, 10_000)?;
+    let test = train::evaluate(&mut net, &mnist.test, &Regulariser::default());
+    println!("model: {}", args.model.display());
+    println!("test cost: {:.4} ({})", test.cost, net.cost);
+    println!("test accuracy: {:.2}% ({} / {})", 100.0 * test.accuracy(), test.correct, test.total);
+    Ok(())
+}
+
+pub fn predict(args: PredictArgs) -> anyhow::Result<()> {
+    let (mut net, _) = load_model(&args.model)?;
+    // Read every image first, so a bad one stops the run before anything is printed.
+    let mut x = ndarray::Array2::<f32>::zeros((args.images.len(), 784));
+    for (mut row, path) in x.rows_mut().into_iter().zip(&args.images) {
+        let pixels = image_io::load_digit(path)?;
+        row.assign(&ndarray::ArrayView1::from(&pixels[..]));
+    }
+    let out = net.feedforward(x.view(), false);
+    let width = args.images.iter().map(|p| p.display().to_string().len()).max().unwrap_or(0);
+    println!("{:width$}  digit  activations of outputs 0–9", "image");
+    for (path, row) in args.images.iter().zip(out.rows()) {
+        let acts: Vec<String> = row.iter().map(|a| format!("{a:.3}")).collect();
+        let digit = argmax(row.iter().copied());
+        println!("{:width$}  {digit:>5}  {}", path.display().to_string(), acts.join(" "));
+    }
+    Ok(())
+}
+
+pub fn summary(args: SummaryArgs) -> anyhow::Result<()> {
+    let (net, info) = model_io::load(&args.model).with_context(|| "summary".to_string())?;
+    println!("model: {}  (cost: {})", args.model.display(), info.cost);
+    println!("{:<4} {:<34} {:>14} {:>12}", "#", "layer", "output shape", "parameters");
+    for (i, spec) in info.architecture.iter().enumerate() {
+        let shape = format!("[batch, {}]", spec.out_size());
+        println!("{:<4} {:<34} {:>14} {:>12}", i, spec.to_string(), shape, spec.param_count());
+    }
+    println!("total parameters: {}", net.param_count());
+    if let Some(acc) = info.training.get("test_accuracy").and_then(|v| v.as_f64()) {
+        println!("test accuracy when saved: {:.2}%", 100.0 * acc);
+    }
+    Ok(())
+}

@@ -1,0 +1,240 @@
+//! `nndl train`: build a network from flags, train it on MNIST, report and save.
+
+use super::DataArgs;
+use super::progress::EpochPrinter;
+use anyhow::{Context, bail};
+use nndl::activation::Activation;
+use nndl::cost::Cost;
+use nndl::layers::Init;
+use nndl::model_io;
+use nndl::network::{Network, dense_specs};
+use nndl::optim::Regulariser;
+use nndl::train::{self, Monitor, Schedule, TrainConfig};
+use serde_json::json;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+#[derive(clap::Args)]
+#[command(after_help = "Examples:\n  \
+  nndl train                                          # network.py, chapter 1: ~95% in 30 epochs\n  \
+  nndl train --layers 784,100,10                      # ~96.5%\n  \
+  nndl train --layers 784,100,10 --cost cross-entropy --lambda 5 --eta 0.1 --epochs 60   # network2: ~98%\n  \
+  nndl train --cost log-likelihood --eta 0.5 --save model.safetensors --metrics-json run.json")]
+pub struct TrainArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Images used for training: the first N of the 60,000
+    #[arg(long, default_value_t = 50_000, value_name = "N", help_heading = "Data")]
+    train_size: usize,
+    /// Images held out for validation: the last N of the 60,000
+    #[arg(long, default_value_t = 10_000, value_name = "N", help_heading = "Data")]
+    validation_size: usize,
+
+    /// Neurons per layer, input first, e.g. 784,100,10
+    #[arg(long, default_value = "784,30,10", value_delimiter = ',', help_heading = "Network")]
+    layers: Vec<usize>,
+    /// Hidden neurons: sigmoid, tanh, relu, identity
+    #[arg(long, default_value = "sigmoid", help_heading = "Network")]
+    activation: Activation,
+    /// Output neurons [default: softmax with log-likelihood, else sigmoid]
+    #[arg(long, help_heading = "Network")]
+    output: Option<Activation>,
+    /// Cost: quadratic, cross-entropy, log-likelihood
+    #[arg(long, default_value = "quadratic", help_heading = "Network")]
+    cost: Cost,
+    /// Weight init: scaled = N(0,1/n_in), large = N(0,1) as in network.py (biases N(0,1) either way)
+    #[arg(long, default_value = "scaled", help_heading = "Network")]
+    init: Init,
+
+    /// Learning rate η
+    #[arg(long, default_value_t = 3.0, help_heading = "Learning")]
+    eta: f32,
+    /// Epochs (passes over the training images)
+    #[arg(long, default_value_t = 30, help_heading = "Learning")]
+    epochs: usize,
+    /// Mini-batch size m
+    #[arg(long, default_value_t = 10, help_heading = "Learning")]
+    batch_size: usize,
+    /// L2 regularisation λ (weight decay 1 − ηλ/n)
+    #[arg(long, default_value_t = 0.0, help_heading = "Learning")]
+    lambda: f32,
+    /// L1 regularisation λ₁
+    #[arg(long, default_value_t = 0.0, help_heading = "Learning")]
+    l1: f32,
+    /// Momentum coefficient μ (0 = plain SGD)
+    #[arg(long, default_value_t = 0.0, help_heading = "Learning")]
+    momentum: f32,
+    /// Learning-rate schedule: constant, or halve:N (halve η after N epochs without validation
+    /// improvement; stop at η/128)
+    #[arg(long, default_value = "constant", value_parser = parse_schedule, help_heading = "Learning")]
+    schedule: Schedule,
+    /// Stop after N epochs without validation-accuracy improvement
+    #[arg(long, value_name = "N", help_heading = "Learning")]
+    early_stop: Option<usize>,
+    /// Seed for initialisation and shuffling; the same seed gives the same run [default: random, printed]
+    #[arg(long, help_heading = "Learning")]
+    seed: Option<u64>,
+
+    /// Figures after each epoch: any of training-cost, training-accuracy, evaluation-cost,
+    /// evaluation-accuracy (on the validation images), or all / none
+    #[arg(long, default_value = "evaluation-accuracy", value_delimiter = ',', help_heading = "Output")]
+    monitor: Vec<String>,
+    /// Save the trained network (safetensors with its architecture and settings)
+    #[arg(long, value_name = "PATH", help_heading = "Output")]
+    save: Option<PathBuf>,
+    /// Write every epoch's figures as JSON
+    #[arg(long, value_name = "PATH", help_heading = "Output")]
+    metrics_json: Option<PathBuf>,
+    /// No progress bar
+    #[arg(long, short, help_heading = "Output")]
+    quiet: bool,
+}
+
+fn parse_schedule(s: &str) -> Result<Schedule, String> {
+    match s.split_once(':') {
+        None if s == "constant" => Ok(Schedule::Constant),
+        Some(("halve", n)) => match n.parse() {
+            Ok(patience) if patience > 0 => Ok(Schedule::Halve { patience }),
+            _ => Err(format!("'{n}' is not a positive number of epochs (e.g. halve:10)")),
+        },
+        _ => Err(format!("'{s}' is not a schedule (use constant or halve:N)")),
+    }
+}
+
+fn parse_monitor(items: &[String]) -> anyhow::Result<Monitor> {
+    let mut m = Monitor {
+        training_cost: false,
+        training_accuracy: false,
+        evaluation_cost: false,
+        evaluation_accuracy: false,
+    };
+    for item in items {
+        match item.trim() {
+            "training-cost" => m.training_cost = true,
+            "training-accuracy" => m.training_accuracy = true,
+            "evaluation-cost" => m.evaluation_cost = true,
+            "evaluation-accuracy" => m.evaluation_accuracy = true,
+            "all" => {
+                m = Monitor {
+                    training_cost: true,
+                    training_accuracy: true,
+                    evaluation_cost: true,
+                    evaluation_accuracy: true,
+                }
+            }
+            "none" | "" => {}
+            other => bail!(
+                "--monitor: unknown figure '{other}'; use training-cost, training-accuracy, evaluation-cost, evaluation-accuracy, all or none"
+            ),
+        }
+    }
+    Ok(m)
+}
+
+pub fn run(args: TrainArgs) -> anyhow::Result<()> {
+    // Everything that can be wrong with the flags is found before any data is read.
+    let output = args.output.unwrap_or(if args.cost == Cost::LogLikelihood {
+        Activation::Softmax
+    } else {
+        Activation::Sigmoid
+    });
+    let specs = dense_specs(&args.layers, args.activation, output).context("--layers")?;
+    Network::check(&specs, args.cost).context("--cost/--output")?;
+    let cfg = TrainConfig {
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        eta: args.eta,
+        lambda: args.lambda,
+        l1: args.l1,
+        momentum: args.momentum,
+        schedule: args.schedule,
+        early_stop: args.early_stop,
+        monitor: parse_monitor(&args.monitor)?,
+    };
+    for path in [&args.save, &args.metrics_json].into_iter().flatten() {
+        check_writable(path)?;
+    }
+
+    let mnist = super::data::load(&args.data, args.train_size, args.validation_size)?;
+    let seed = args.seed.unwrap_or_else(rand::random);
+    let mut rng = nndl::seeded_rng(seed);
+    let mut net = Network::new(&specs, args.cost, args.init, &mut rng)?;
+    let sizes = args.layers.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(",");
+    println!(
+        "network [{sizes}] {} hidden, {output} output, {} cost, {} init; η {} m {} λ {} λ₁ {} μ {}; {} epochs; seed {seed}",
+        args.activation,
+        args.cost,
+        args.init,
+        cfg.eta,
+        cfg.batch_size,
+        cfg.lambda,
+        cfg.l1,
+        cfg.momentum,
+        cfg.epochs
+    );
+    println!(
+        "data: {} training, {} validation, {} test images",
+        mnist.training.len(),
+        mnist.validation.len(),
+        mnist.test.len()
+    );
+
+    let show_bar = !args.quiet && std::io::stderr().is_terminal();
+    let mut printer = EpochPrinter::new(cfg.epochs, show_bar);
+    let evaluation = (!mnist.validation.is_empty()).then_some(&mnist.validation);
+    let report = train::train(&mut net, &mnist.training, evaluation, &cfg, &mut rng, &mut printer)?;
+    if let Some(why) = &report.stopped_early {
+        println!("stopped after epoch {}: {why}", report.epochs.len());
+    }
+
+    let reg = Regulariser { lambda: cfg.lambda, l1: cfg.l1, n: mnist.training.len() };
+    let test = train::evaluate(&mut net, &mnist.test, &reg);
+    println!("test cost: {:.4}", test.cost);
+    println!("test accuracy: {:.2}% ({} / {})", 100.0 * test.accuracy(), test.correct, test.total);
+
+    let training = json!({
+        "config": cfg,
+        "init": args.init,
+        "seed": seed,
+        "train_size": mnist.training.len(),
+        "validation_size": mnist.validation.len(),
+        "epochs_run": report.epochs.len(),
+        "stopped_early": report.stopped_early,
+        "test_accuracy": test.accuracy(),
+        "test_cost": test.cost,
+        "nndl_version": env!("CARGO_PKG_VERSION"),
+    });
+    if let Some(path) = &args.metrics_json {
+        let metrics = json!({ "training": training, "epochs": report.epochs });
+        let text = serde_json::to_string_pretty(&metrics)?;
+        model_io::write_atomically(path, text.as_bytes())
+            .with_context(|| format!("--metrics-json {}", path.display()))?;
+        println!("metrics written to {}", path.display());
+    }
+    if let Some(path) = &args.save {
+        model_io::save(&mut net, training, path).context("--save")?;
+        println!("model saved to {}", path.display());
+    }
+    Ok(())
+}
+
+/// Fails now, not after an hour of training, if `path` cannot be written.
+fn check_writable(path: &Path) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if path.is_dir() {
+        bail!("{}: is a folder; give a file name", path.display());
+    }
+    let probe = dir.join(format!(".nndl-write-test-{}", std::process::id()));
+    std::fs::write(&probe, b"").with_context(|| {
+        format!(
+            "{}: cannot write in {}; create the folder or choose another path",
+            path.display(),
+            dir.display()
+        )
+    })?;
+    let _ = std::fs::remove_file(probe);
+    Ok(())
+}

@@ -1,0 +1,1 @@
+//! MNIST: IDX files, the book's split, and download on demand. (Being written.)

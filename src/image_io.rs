@@ -1,0 +1,1 @@
+//! PNG digits to MNIST-like 28×28 inputs. (Being written.)

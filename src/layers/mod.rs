@@ -1,0 +1,164 @@
+//! Layers: a forward pass, the backward pass beside it, and the parameters.
+//!
+//! Between layers, activations are `[batch, features]` matrices, one row per example. Buffers
+//! are owned by the layers and reused from one mini-batch to the next: they grow to the largest
+//! batch seen and are used through views of the first `batch` rows, so the training loop does
+//! not allocate.
+
+mod dense;
+
+pub use dense::Dense;
+
+use crate::Rng;
+use crate::activation::Activation;
+use ndarray::{Array2, ArrayView2, ArrayViewD, ArrayViewMut2, ArrayViewMutD, s};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// One parameter tensor of a layer, with the gradient backprop left for it.
+pub struct Param<'a> {
+    /// "weights" or "biases".
+    pub name: &'static str,
+    /// The values, e.g. `[n_out, n_in]` (always contiguous, row-major).
+    pub value: ArrayViewMutD<'a, f32>,
+    /// ∂C/∂value summed over the last mini-batch, same shape as `value`.
+    pub grad: ArrayViewD<'a, f32>,
+    /// Whether L1/L2 regularisation applies (weights yes, biases no, as in the book).
+    pub regularised: bool,
+}
+
+/// What every layer does. Shapes are per example; the batch is the leading axis.
+pub trait Layer: Send + Sync {
+    /// Enough to rebuild the layer (stored in model files).
+    fn spec(&self) -> LayerSpec;
+    /// The neurons' nonlinearity, for layers that have one; the cost fuses with the output
+    /// layer's (see [`crate::cost::Cost::output_delta`]).
+    fn activation(&self) -> Option<Activation> {
+        None
+    }
+    /// `x: [batch, in] -> output(): [batch, out]`, keeping what `backward` needs.
+    fn forward(&mut self, x: ArrayView2<f32>, train: bool);
+    /// The last forward pass's activations, `[batch, out]`.
+    fn output(&self) -> ArrayView2<'_, f32>;
+    /// The last forward pass's weighted inputs `z`, `[batch, out]` (equal to `output` for
+    /// layers without neurons).
+    fn weighted_input(&self) -> ArrayView2<'_, f32> {
+        self.output()
+    }
+    /// Backward pass for the batch `x` last seen by `forward`.
+    ///
+    /// On entry `grad` holds ∂C/∂a for this layer's outputs, or δ = ∂C/∂z when
+    /// `grad_is_delta` (the output layer, after BP1). It may be overwritten. Fills the
+    /// parameter gradients, summed over the batch, and writes ∂C/∂x into `grad_x` if given.
+    fn backward(
+        &mut self,
+        x: ArrayView2<f32>,
+        grad: ArrayViewMut2<f32>,
+        grad_is_delta: bool,
+        grad_x: Option<ArrayViewMut2<f32>>,
+    );
+    /// Visits every parameter with its gradient, in a fixed order.
+    fn visit_params(&mut self, f: &mut dyn FnMut(Param<'_>));
+    /// A copy with the same parameters (buffers start empty).
+    fn clone_box(&self) -> Box<dyn Layer>;
+}
+
+impl Clone for Box<dyn Layer> {
+    fn clone(&self) -> Self {
+        self.clone_box()
+    }
+}
+
+/// How weights are first drawn (chapter 3, "Weight initialization"). Biases are N(0,1) in both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Init {
+    /// N(0, 1): network.py's "large" initialisation; saturates hidden neurons.
+    Large,
+    /// N(0, 1/n_in): network2.py's default.
+    #[default]
+    Scaled,
+}
+
+impl FromStr for Init {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "large" | "normal" => Ok(Init::Large),
+            "scaled" | "default" => Ok(Init::Scaled),
+            _ => Err(format!("unknown init '{s}' (choose from large, scaled)")),
+        }
+    }
+}
+
+impl fmt::Display for Init {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Init::Large => "large",
+            Init::Scaled => "scaled",
+        })
+    }
+}
+
+/// A layer's description, as written in model files and built by [`LayerSpec::build`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum LayerSpec {
+    /// Fully connected neurons: `[batch, inputs] -> [batch, outputs]`.
+    Dense { inputs: usize, outputs: usize, activation: Activation },
+}
+
+impl LayerSpec {
+    /// Features per example this layer takes.
+    pub fn in_size(&self) -> usize {
+        match self {
+            LayerSpec::Dense { inputs, .. } => *inputs,
+        }
+    }
+    /// Features per example this layer gives.
+    pub fn out_size(&self) -> usize {
+        match self {
+            LayerSpec::Dense { outputs, .. } => *outputs,
+        }
+    }
+    /// The neurons' activation, if the layer has neurons.
+    pub fn activation(&self) -> Option<Activation> {
+        match self {
+            LayerSpec::Dense { activation, .. } => Some(*activation),
+        }
+    }
+    /// Number of trainable numbers in the layer.
+    pub fn param_count(&self) -> usize {
+        match self {
+            LayerSpec::Dense { inputs, outputs, .. } => inputs * outputs + outputs,
+        }
+    }
+    /// A new layer with freshly drawn parameters.
+    pub fn build(&self, init: Init, rng: &mut Rng) -> Box<dyn Layer> {
+        match *self {
+            LayerSpec::Dense { inputs, outputs, activation } => {
+                Box::new(Dense::new(inputs, outputs, activation, init, rng))
+            }
+        }
+    }
+}
+
+impl fmt::Display for LayerSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LayerSpec::Dense { inputs, outputs, activation } => {
+                write!(f, "dense {inputs} -> {outputs} {activation}")
+            }
+        }
+    }
+}
+
+/// The first `rows` rows of `buf`, growing it (only ever upwards) to hold `rows × cols`.
+/// Growth happens once per new largest batch size, never in the steady training loop.
+pub(crate) fn rows_mut(buf: &mut Array2<f32>, rows: usize, cols: usize) -> ArrayViewMut2<'_, f32> {
+    if buf.nrows() < rows || buf.ncols() != cols {
+        *buf = Array2::zeros((rows.max(buf.nrows()), cols));
+    }
+    buf.slice_mut(s![..rows, ..])
+}

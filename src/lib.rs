@@ -1,0 +1,41 @@
+//! # nndl: the networks of *Neural Networks and Deep Learning*, from first principles
+//!
+//! Activations flow between layers as `[batch, features]` matrices (one row per example);
+//! a layer that sees images or sequences knows the shape it reads each row as. A layer is a
+//! forward pass, a backward pass written beside it, and its parameters.
+//!
+//! ```no_run
+//! use nndl::prelude::*;
+//! let mut rng = nndl::seeded_rng(1);
+//! let mut net = Network::dense(&[784, 30, 10], Activation::Sigmoid, Activation::Sigmoid,
+//!                              Cost::Quadratic, Init::Scaled, &mut rng).unwrap();
+//! ```
+
+pub mod activation;
+pub mod cost;
+pub mod data;
+pub mod image_io;
+pub mod layers;
+pub mod model_io;
+pub mod network;
+pub mod optim;
+pub mod train;
+
+/// The names a user of the library needs most.
+pub mod prelude {
+    pub use crate::activation::Activation;
+    pub use crate::cost::Cost;
+    pub use crate::layers::{Init, Layer, LayerSpec};
+    pub use crate::network::Network;
+    pub use crate::optim::Sgd;
+    pub use crate::train::{Schedule, TrainConfig};
+}
+
+/// The random generator every seeded part of nndl uses (ChaCha12 via `StdRng`).
+pub type Rng = rand::rngs::StdRng;
+
+/// A generator seeded from `seed`: the same seed gives the same run, bit for bit.
+pub fn seeded_rng(seed: u64) -> Rng {
+    use rand::SeedableRng;
+    Rng::seed_from_u64(seed)
+}

@@ -1,0 +1,332 @@
+//! Training: mini-batch SGD over epochs, with the book's monitoring, schedule and early stop.
+
+use crate::Rng;
+use crate::data::Dataset;
+use crate::network::Network;
+use crate::optim::{Regulariser, Sgd};
+use ndarray::{Array2, Axis, s};
+use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
+use std::time::Instant;
+use thiserror::Error;
+
+/// Why training could not run or had to stop.
+#[derive(Debug, Error)]
+pub enum TrainError {
+    #[error(
+        "training diverged in epoch {epoch}: the weights became NaN or infinite with η = {eta}; \
+         lower --eta (try {suggest})"
+    )]
+    Diverged { epoch: usize, eta: f32, suggest: f32 },
+    #[error("{flag} needs validation data to watch; set --validation-size above 0")]
+    NeedsValidation { flag: &'static str },
+    #[error("layer {index} uses step neurons, which have no useful gradient: they are for inference only")]
+    Untrainable { index: usize },
+    #[error(
+        "the network takes {net} inputs but the images have {data} pixels; make the first layer {data} wide"
+    )]
+    InputSize { net: usize, data: usize },
+    #[error("the network gives {net} outputs but there are 10 digits; make the last layer 10 wide")]
+    OutputSize { net: usize },
+    #[error("{0}")]
+    Config(String),
+}
+
+/// When to lower the learning rate.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Schedule {
+    /// η stays as given.
+    #[default]
+    Constant,
+    /// Chapter 3's schedule: halve η each time the validation accuracy has not improved for
+    /// `patience` epochs; stop once η has fallen to η₀/128.
+    Halve { patience: usize },
+}
+
+/// Which figures to compute after each epoch (network2.py's four `monitor_*` switches).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Monitor {
+    pub training_cost: bool,
+    pub training_accuracy: bool,
+    pub evaluation_cost: bool,
+    pub evaluation_accuracy: bool,
+}
+
+impl Default for Monitor {
+    fn default() -> Self {
+        Monitor {
+            training_cost: false,
+            training_accuracy: false,
+            evaluation_cost: false,
+            evaluation_accuracy: true,
+        }
+    }
+}
+
+/// Everything about how a network learns.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub epochs: usize,
+    /// m, examples per mini-batch.
+    pub batch_size: usize,
+    /// η.
+    pub eta: f32,
+    /// λ for L2 regularisation (weight decay).
+    pub lambda: f32,
+    /// λ₁ for L1 regularisation.
+    pub l1: f32,
+    /// μ; 0 is plain SGD.
+    pub momentum: f32,
+    pub schedule: Schedule,
+    /// Stop when validation accuracy has not improved for this many epochs.
+    pub early_stop: Option<usize>,
+    pub monitor: Monitor,
+}
+
+impl Default for TrainConfig {
+    /// network.py's chapter-1 run: 30 epochs, mini-batch 10, η = 3.0.
+    fn default() -> Self {
+        TrainConfig {
+            epochs: 30,
+            batch_size: 10,
+            eta: 3.0,
+            lambda: 0.0,
+            l1: 0.0,
+            momentum: 0.0,
+            schedule: Schedule::Constant,
+            early_stop: None,
+            monitor: Monitor::default(),
+        }
+    }
+}
+
+/// The figures of one epoch; `None` where not monitored.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochMetrics {
+    pub epoch: usize,
+    /// η used during this epoch.
+    pub eta: f32,
+    /// Seconds spent on the mini-batches (not on monitoring).
+    pub train_seconds: f64,
+    pub training_cost: Option<f64>,
+    pub training_accuracy: Option<f64>,
+    pub evaluation_cost: Option<f64>,
+    pub evaluation_accuracy: Option<f64>,
+}
+
+/// What a whole training run did.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct TrainReport {
+    pub epochs: Vec<EpochMetrics>,
+    /// Why training ended before `epochs`, if it did.
+    pub stopped_early: Option<String>,
+}
+
+/// Hooks for showing progress; every method has an empty default.
+pub trait Observer {
+    fn epoch_start(&mut self, _epoch: usize, _batches: usize) {}
+    fn batches_done(&mut self, _done: usize) {}
+    fn epoch_end(&mut self, _metrics: &EpochMetrics) {}
+}
+
+/// An observer that shows nothing.
+pub struct Silent;
+impl Observer for Silent {}
+
+/// Cost and accuracy of a network on a data set.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Evaluation {
+    /// Mean cost per example plus the regularisation penalty.
+    pub cost: f64,
+    pub correct: usize,
+    pub total: usize,
+}
+
+impl Evaluation {
+    /// Fraction classified right, in [0, 1].
+    pub fn accuracy(&self) -> f64 {
+        if self.total == 0 { 0.0 } else { self.correct as f64 / self.total as f64 }
+    }
+}
+
+/// Examples per forward pass when evaluating (large enough for efficient products).
+const EVAL_CHUNK: usize = 1000;
+
+/// Runs `data` through the network in chunks and counts the digits it gets right
+/// (the index of the largest output is the network's answer).
+pub fn evaluate(net: &mut Network, data: &Dataset, reg: &Regulariser) -> Evaluation {
+    let (pixels, classes) = (data.pixels(), net.out_size());
+    let chunk = EVAL_CHUNK.min(data.len()).max(1);
+    let mut x = Array2::zeros((chunk, pixels));
+    let mut y = Array2::zeros((chunk, classes));
+    let (mut cost, mut correct) = (0.0f64, 0usize);
+    let cost_fn = net.cost;
+    for start in (0..data.len()).step_by(chunk) {
+        let end = (start + chunk).min(data.len());
+        let k = end - start;
+        data.fill_range(
+            start..end,
+            &mut x.as_slice_mut().unwrap()[..k * pixels],
+            &mut y.as_slice_mut().unwrap()[..k * classes],
+        );
+        let a = net.feedforward(x.slice(s![..k, ..]), false);
+        cost += cost_fn.total(a, y.slice(s![..k, ..]));
+        for (row, &label) in a.axis_iter(Axis(0)).zip(&data.labels[start..end]) {
+            if argmax(row.iter().copied()) == label as usize {
+                correct += 1;
+            }
+        }
+    }
+    let n = data.len().max(1) as f64;
+    Evaluation { cost: cost / n + reg.penalty(net), correct, total: data.len() }
+}
+
+/// Index of the largest value (the first, on ties).
+pub fn argmax(values: impl Iterator<Item = f32>) -> usize {
+    let mut best = (0, f32::NEG_INFINITY);
+    for (i, v) in values.enumerate() {
+        if v > best.1 {
+            best = (i, v);
+        }
+    }
+    best.0
+}
+
+/// Trains `net` on `training` by mini-batch SGD for `cfg.epochs` epochs, reshuffling the
+/// examples before each. `evaluation` (validation data) is what the monitor's "evaluation"
+/// figures, the schedule and early stopping look at.
+pub fn train(
+    net: &mut Network,
+    training: &Dataset,
+    evaluation: Option<&Dataset>,
+    cfg: &TrainConfig,
+    rng: &mut Rng,
+    observer: &mut dyn Observer,
+) -> Result<TrainReport, TrainError> {
+    check(net, training, evaluation, cfg)?;
+    let (n, m, pixels, classes) = (training.len(), cfg.batch_size, training.pixels(), net.out_size());
+    let reg = Regulariser { lambda: cfg.lambda, l1: cfg.l1, n };
+    let mut sgd = Sgd::new(cfg.eta, cfg.momentum, reg);
+    let mut x = Array2::zeros((m, pixels));
+    let mut y = Array2::zeros((m, classes));
+    let mut indices: Vec<usize> = (0..n).collect();
+    let mut report = TrainReport::default();
+    let watch = cfg.early_stop.is_some() || matches!(cfg.schedule, Schedule::Halve { .. });
+    let (mut best, mut since_best) = (f64::NEG_INFINITY, 0usize);
+    let batches = n.div_ceil(m);
+
+    for epoch in 1..=cfg.epochs {
+        observer.epoch_start(epoch, batches);
+        let started = Instant::now();
+        indices.shuffle(rng);
+        for (b, batch) in indices.chunks(m).enumerate() {
+            let k = batch.len();
+            training.fill_batch(
+                batch,
+                &mut x.as_slice_mut().unwrap()[..k * pixels],
+                &mut y.as_slice_mut().unwrap()[..k * classes],
+            );
+            net.backprop(x.slice(s![..k, ..]), y.slice(s![..k, ..]));
+            sgd.step(net, k);
+            if b % 64 == 63 {
+                observer.batches_done(b + 1);
+            }
+        }
+        observer.batches_done(batches);
+        let train_seconds = started.elapsed().as_secs_f64();
+        if !net.is_finite() {
+            return Err(TrainError::Diverged { epoch, eta: sgd.eta, suggest: sgd.eta / 10.0 });
+        }
+
+        let mon = cfg.monitor;
+        let on_training = (mon.training_cost || mon.training_accuracy).then(|| evaluate(net, training, &reg));
+        let on_eval = match evaluation {
+            Some(data) if mon.evaluation_cost || mon.evaluation_accuracy || watch => {
+                Some(evaluate(net, data, &reg))
+            }
+            _ => None,
+        };
+        let metrics = EpochMetrics {
+            epoch,
+            eta: sgd.eta,
+            train_seconds,
+            training_cost: on_training.filter(|_| mon.training_cost).map(|e| e.cost),
+            training_accuracy: on_training.filter(|_| mon.training_accuracy).map(|e| e.accuracy()),
+            evaluation_cost: on_eval.filter(|_| mon.evaluation_cost).map(|e| e.cost),
+            evaluation_accuracy: on_eval.filter(|_| mon.evaluation_accuracy || watch).map(|e| e.accuracy()),
+        };
+        observer.epoch_end(&metrics);
+        report.epochs.push(metrics);
+
+        // The schedule and early stopping watch validation accuracy.
+        if let Some(e) = on_eval.filter(|_| watch) {
+            if e.accuracy() > best {
+                (best, since_best) = (e.accuracy(), 0);
+            } else {
+                since_best += 1;
+            }
+            if let Some(patience) = cfg.early_stop
+                && since_best >= patience
+            {
+                report.stopped_early = Some(format!("early stop: no improvement in {patience} epochs"));
+                break;
+            }
+            if let Schedule::Halve { patience } = cfg.schedule
+                && since_best >= patience
+            {
+                sgd.eta /= 2.0;
+                since_best = 0;
+                if sgd.eta < cfg.eta / 128.0 + f32::EPSILON * cfg.eta {
+                    report.stopped_early = Some(format!("schedule: η fell to η₀/128 = {}", sgd.eta));
+                    break;
+                }
+            }
+        }
+    }
+    Ok(report)
+}
+
+fn check(
+    net: &Network,
+    training: &Dataset,
+    evaluation: Option<&Dataset>,
+    cfg: &TrainConfig,
+) -> Result<(), TrainError> {
+    if let Some(index) = net.layers.iter().position(|l| l.activation().is_some_and(|a| !a.is_trainable())) {
+        return Err(TrainError::Untrainable { index });
+    }
+    if net.in_size() != training.pixels() {
+        return Err(TrainError::InputSize { net: net.in_size(), data: training.pixels() });
+    }
+    if net.out_size() != 10 {
+        return Err(TrainError::OutputSize { net: net.out_size() });
+    }
+    let bad = |flag: &str, why: &str| Err(TrainError::Config(format!("{flag}: {why}")));
+    if training.is_empty() {
+        return bad("--train-size", "there are no training images; give at least one");
+    }
+    if cfg.batch_size == 0 {
+        return bad("--batch-size", "must be at least 1");
+    }
+    if !(cfg.eta.is_finite() && cfg.eta > 0.0) {
+        return bad("--eta", "must be a positive number");
+    }
+    if !(cfg.lambda.is_finite() && cfg.lambda >= 0.0) || !(cfg.l1.is_finite() && cfg.l1 >= 0.0) {
+        return bad("--lambda/--l1", "must be zero or positive");
+    }
+    if !(0.0..1.0).contains(&cfg.momentum) {
+        return bad("--momentum", "must be in [0, 1)");
+    }
+    let needs_eval = evaluation.is_none_or(|d| d.is_empty());
+    if needs_eval && cfg.early_stop.is_some() {
+        return Err(TrainError::NeedsValidation { flag: "--early-stop" });
+    }
+    if needs_eval && matches!(cfg.schedule, Schedule::Halve { .. }) {
+        return Err(TrainError::NeedsValidation { flag: "--schedule" });
+    }
+    if let (Schedule::Halve { patience: 0 }, _) | (_, Some(0)) = (cfg.schedule, cfg.early_stop) {
+        return bad("--schedule/--early-stop", "the patience must be at least 1 epoch");
+    }
+    Ok(())
+}
