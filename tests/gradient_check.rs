@@ -1,0 +1,210 @@
+//! Backprop against central finite differences, for every activation × cost × depth, with and
+//! without L1/L2 terms, on small random networks.
+//!
+//! The cost checked is the one training minimises: C = (1/m) Σ_x C_x + (λ/2n) Σ w² + (λ₁/n) Σ |w|.
+//! Its analytic gradient is backprop's sum (BP3, BP4) turned into ∂C/∂w by the same
+//! `Regulariser::gradient` the optimiser uses, so the check covers the training path.
+
+use ndarray::{Array2, ArrayD};
+use nndl::activation::Activation;
+use nndl::cost::Cost;
+use nndl::layers::Init;
+use nndl::network::Network;
+use nndl::optim::Regulariser;
+use rand::Rng as _;
+use rand_distr::{Distribution, StandardNormal};
+
+const EPS: f32 = 1e-2;
+/// ‖g_backprop − g_numeric‖ / (‖g_backprop‖ + ‖g_numeric‖), per parameter tensor ...
+const BOUND: f64 = 2e-3;
+/// ... unless every element agrees to this absolute error: a tensor whose gradient is itself
+/// near f32's rounding noise in the differences (~1e-5, e.g. the biases feeding a softmax
+/// hidden layer) cannot show a small relative error.
+const ABS_BOUND: f32 = 5e-5;
+
+fn total_cost(net: &mut Network, x: &Array2<f32>, y: &Array2<f32>, reg: &Regulariser) -> f64 {
+    let cost = net.cost;
+    let a = net.feedforward(x.view(), false);
+    cost.total(a, y.view()) / x.nrows() as f64 + reg.penalty(net)
+}
+
+/// The largest relative error over the network's parameter tensors.
+fn check(net: &mut Network, x: &Array2<f32>, y: &Array2<f32>, reg: &Regulariser) -> f64 {
+    check_tampered(net, x, y, reg, |_| {})
+}
+
+/// `check`, with `tamper` applied to backprop's gradients first (to show the check can fail).
+fn check_tampered(
+    net: &mut Network,
+    x: &Array2<f32>,
+    y: &Array2<f32>,
+    reg: &Regulariser,
+    tamper: impl Fn(&mut [ArrayD<f32>]),
+) -> f64 {
+    let m = x.nrows() as f32;
+    net.backprop(x.view(), y.view());
+    let mut analytic: Vec<ArrayD<f32>> = Vec::new();
+    net.visit_params(&mut |p| {
+        let mut g = p.grad.to_owned();
+        ndarray::Zip::from(&mut g).and(&p.value).for_each(|g, &w| *g = reg.gradient(w, *g, 1.0 / m, p.regularised));
+        analytic.push(g);
+    });
+    tamper(&mut analytic);
+    let mut worst = 0.0f64;
+    for (t, g) in analytic.iter().enumerate() {
+        let mut numeric = ArrayD::<f32>::zeros(g.raw_dim());
+        for i in 0..g.len() {
+            let nudge = |net: &mut Network, by: f32| {
+                let mut k = 0;
+                net.visit_params(&mut |mut p| {
+                    if k == t {
+                        p.value.as_slice_mut().unwrap()[i] += by;
+                    }
+                    k += 1;
+                });
+            };
+            // Central differences at h and h/2, combined (Richardson) so that the O(h²) error
+            // cancels: what is left is f32 rounding, not the difference's own bias.
+            let mut central = |h: f32| {
+                nudge(net, h);
+                let plus = total_cost(net, x, y, reg);
+                nudge(net, -2.0 * h);
+                let minus = total_cost(net, x, y, reg);
+                nudge(net, h);
+                (plus - minus) / (2.0 * h as f64)
+            };
+            let (d1, d2) = (central(EPS), central(EPS / 2.0));
+            numeric.as_slice_mut().unwrap()[i] = ((4.0 * d2 - d1) / 3.0) as f32;
+        }
+        let diff: f64 = g.iter().zip(&numeric).map(|(a, b)| ((a - b) as f64).powi(2)).sum::<f64>().sqrt();
+        let norm = |v: &ArrayD<f32>| v.iter().map(|a| (*a as f64).powi(2)).sum::<f64>().sqrt();
+        let denom = norm(g) + norm(&numeric);
+        if std::env::var("GC_DEBUG").is_ok() {
+            for (a, b) in g.iter().zip(&numeric) {
+                if (a - b).abs() > 1e-5 && diff / denom > BOUND {
+                    eprintln!("tensor {t}: backprop {a} numeric {b}");
+                }
+            }
+        }
+        let max_abs = g.iter().zip(&numeric).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+        if denom > 1e-6 && max_abs > ABS_BOUND {
+            worst = worst.max(diff / denom);
+        }
+    }
+    worst
+}
+
+/// |w| has a kink at 0 where a central difference straddling it is not the derivative:
+/// move regularised weights that close to 0 out of the difference's reach.
+fn away_from_zero(net: &mut Network) {
+    net.visit_params(&mut |mut p| {
+        if p.regularised {
+            p.value.map_inplace(|w| {
+                if w.abs() < 4.0 * EPS {
+                    *w = 4.0 * EPS * w.signum();
+                }
+            })
+        }
+    });
+}
+
+/// ReLU's derivative jumps at z = 0; a difference whose nudge carries some z across 0
+/// measures the jump, not the gradient. True when every ReLU's |z| is well clear of 0.
+fn clear_of_kinks(net: &mut Network, x: &Array2<f32>) -> bool {
+    net.feedforward(x.view(), false);
+    net.layers
+        .iter()
+        .filter(|l| l.activation() == Some(Activation::Relu))
+        .all(|l| l.weighted_input().iter().all(|z| z.abs() > 0.1))
+}
+
+fn outputs_for(cost: Cost) -> &'static [Activation] {
+    match cost {
+        Cost::Quadratic => &[Activation::Sigmoid, Activation::Softmax, Activation::Tanh, Activation::Identity, Activation::Relu],
+        Cost::CrossEntropy => &[Activation::Sigmoid, Activation::Softmax],
+        Cost::LogLikelihood => &[Activation::Softmax, Activation::Sigmoid],
+    }
+}
+
+fn run(cost: Cost) {
+    let hidden = [Activation::Sigmoid, Activation::Tanh, Activation::Relu, Activation::Identity, Activation::Softmax];
+    let shapes: [&[usize]; 3] = [&[6, 4], &[6, 5, 4], &[6, 5, 4, 4]];
+    let regs = [(0.0, 0.0), (3.0, 0.0), (0.0, 2.0), (3.0, 2.0)];
+    let mut rng = nndl::seeded_rng(42);
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for &sizes in &shapes {
+        for &out in outputs_for(cost) {
+            for &hid in &hidden {
+                if sizes.len() == 2 && hid != Activation::Sigmoid {
+                    continue; // no hidden layer: one case per output is enough
+                }
+                for &(lambda, l1) in &regs {
+                    let m = 3;
+                    let classes = *sizes.last().unwrap();
+                    // Redraw until no ReLU's z is near its kink (see `clear_of_kinks`).
+                    let (mut net, x) = (0..1000)
+                        .map(|_| {
+                            let net = Network::dense(sizes, hid, out, cost, Init::Scaled, &mut rng).unwrap();
+                            let x = Array2::from_shape_simple_fn((m, sizes[0]), || StandardNormal.sample(&mut rng));
+                            (net, x)
+                        })
+                        .find(|(net, x)| clear_of_kinks(&mut net.clone(), x))
+                        .expect("a draw clear of ReLU kinks");
+                    if l1 > 0.0 {
+                        away_from_zero(&mut net);
+                    }
+                    let mut y = Array2::zeros((m, classes));
+                    for r in 0..m {
+                        y[[r, rng.random_range(0..classes)]] = 1.0;
+                    }
+                    let reg = Regulariser { lambda, l1, n: 20 };
+                    let err = check(&mut net, &x, &y, &reg);
+                    checked += 1;
+                    if !(err < BOUND) {
+                        failures.push(format!("{sizes:?} hidden {hid} output {out} λ {lambda} λ₁ {l1}: {err:.2e}"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} of {checked} {cost} cases off (bound {BOUND}):\n{}", failures.len(), failures.join("\n"));
+    assert!(checked >= 20);
+}
+
+#[test]
+fn quadratic_cost_gradients_match_finite_differences() {
+    run(Cost::Quadratic);
+}
+
+#[test]
+fn cross_entropy_gradients_match_finite_differences() {
+    run(Cost::CrossEntropy);
+}
+
+#[test]
+fn log_likelihood_gradients_match_finite_differences() {
+    run(Cost::LogLikelihood);
+}
+
+/// The check itself must be able to fail: wrong gradients are caught.
+#[test]
+fn wrong_gradients_are_caught() {
+    let mut rng = nndl::seeded_rng(3);
+    let mut net =
+        Network::dense(&[4, 3, 2], Activation::Sigmoid, Activation::Sigmoid, Cost::Quadratic, Init::Scaled, &mut rng)
+            .unwrap();
+    let x = Array2::from_shape_simple_fn((2, 4), || StandardNormal.sample(&mut rng));
+    let y = ndarray::array![[1.0f32, 0.0], [0.0, 1.0]];
+    let reg = Regulariser { lambda: 3.0, l1: 0.0, n: 20 };
+    assert!(check(&mut net, &x, &y, &reg) < BOUND);
+    // 5% too large in one tensor (the output biases)
+    assert!(check_tampered(&mut net, &x, &y, &reg, |g| g[3].mapv_inplace(|v| v * 1.05)) > BOUND);
+    // the L2 term's derivative (λ/n) w forgotten in the first layer's weights
+    let weights = net.layers[0].clone();
+    let mut w0 = Vec::new();
+    let mut first = weights;
+    first.visit_params(&mut |p| w0.push(p.value.to_owned()));
+    let forgot_l2 = check_tampered(&mut net, &x, &y, &reg, |g| g[0] -= &w0[0].mapv(|w| reg.lambda / reg.n as f32 * w));
+    assert!(forgot_l2 > BOUND, "{forgot_l2}");
+}
