@@ -312,7 +312,8 @@ fn check(
     if !(cfg.eta.is_finite() && cfg.eta > 0.0) {
         return bad("--eta", "must be a positive number");
     }
-    if !(cfg.lambda.is_finite() && cfg.lambda >= 0.0) || !(cfg.l1.is_finite() && cfg.l1 >= 0.0) {
+    let non_negative = |v: f32| v.is_finite() && v >= 0.0;
+    if !(non_negative(cfg.lambda) && non_negative(cfg.l1)) {
         return bad("--lambda/--l1", "must be zero or positive");
     }
     if !(0.0..1.0).contains(&cfg.momentum) {

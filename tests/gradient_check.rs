@@ -161,7 +161,7 @@ fn run(cost: Cost) {
                     let reg = Regulariser { lambda, l1, n: 20 };
                     let err = check(&mut net, &x, &y, &reg);
                     checked += 1;
-                    if !(err < BOUND) {
+                    if err.is_nan() || err >= BOUND {
                         failures.push(format!("{sizes:?} hidden {hid} output {out} λ {lambda} λ₁ {l1}: {err:.2e}"));
                     }
                 }
