@@ -43,13 +43,18 @@ const QUICK: [&str; 8] = ["--train-size", "3000", "--validation-size", "500", "-
 fn train_save_eval_and_predict() {
     let dir = tempfile::tempdir().unwrap();
     let (model, metrics) = (dir.path().join("m.safetensors"), dir.path().join("m.json"));
-    let mut args = vec!["train", "--quiet", "--monitor", "all", "--save", s(&model), "--metrics-json", s(&metrics)];
+    let mut args =
+        vec!["train", "--quiet", "--monitor", "all", "--save", s(&model), "--metrics-json", s(&metrics)];
     args.extend(QUICK);
     let out = nndl(&args);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = stdout(&out);
-    assert!(text.contains("epoch 1/1") && text.contains("training cost") && text.contains("evaluation accuracy"), "{text}");
-    let test_line = text.lines().find(|l| l.starts_with("test accuracy: ")).expect("closing line").to_string();
+    assert!(
+        text.contains("epoch 1/1") && text.contains("training cost") && text.contains("evaluation accuracy"),
+        "{text}"
+    );
+    let test_line =
+        text.lines().find(|l| l.starts_with("test accuracy: ")).expect("closing line").to_string();
     let acc: f64 = test_line["test accuracy: ".len()..].split('%').next().unwrap().parse().unwrap();
     assert!(acc > 80.0, "{test_line}");
 
@@ -133,8 +138,22 @@ fn divergence_fails_cleanly_and_saves_nothing() {
     let model = dir.path().join("m.safetensors");
     let metrics = dir.path().join("m.json");
     let args = [
-        "train", "--quiet", "--activation", "relu", "--output", "identity", "--eta", "10", "--train-size", "1000",
-        "--epochs", "2", "--save", s(&model), "--metrics-json", s(&metrics),
+        "train",
+        "--quiet",
+        "--activation",
+        "relu",
+        "--output",
+        "identity",
+        "--eta",
+        "10",
+        "--train-size",
+        "1000",
+        "--epochs",
+        "2",
+        "--save",
+        s(&model),
+        "--metrics-json",
+        s(&metrics),
     ];
     assert_clean_error(&nndl(&args), &["diverged", "--eta"]);
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no output file");
@@ -192,9 +211,24 @@ fn help_reads_well() {
     let out = nndl(&["train", "--help"]);
     let text = stdout(&out);
     for flag in [
-        "--layers", "--cost", "--activation", "--eta", "--lambda", "--l1", "--momentum", "--epochs", "--batch-size",
-        "--init", "--schedule", "--early-stop", "--seed", "--save", "--metrics-json", "--train-size",
-        "--validation-size", "--data",
+        "--layers",
+        "--cost",
+        "--activation",
+        "--eta",
+        "--lambda",
+        "--l1",
+        "--momentum",
+        "--epochs",
+        "--batch-size",
+        "--init",
+        "--schedule",
+        "--early-stop",
+        "--seed",
+        "--save",
+        "--metrics-json",
+        "--train-size",
+        "--validation-size",
+        "--data",
     ] {
         assert!(text.contains(flag), "{flag} missing from train --help");
     }

@@ -46,7 +46,9 @@ fn check_tampered(
     let mut analytic: Vec<ArrayD<f32>> = Vec::new();
     net.visit_params(&mut |p| {
         let mut g = p.grad.to_owned();
-        ndarray::Zip::from(&mut g).and(&p.value).for_each(|g, &w| *g = reg.gradient(w, *g, 1.0 / m, p.regularised));
+        ndarray::Zip::from(&mut g)
+            .and(&p.value)
+            .for_each(|g, &w| *g = reg.gradient(w, *g, 1.0 / m, p.regularised));
         analytic.push(g);
     });
     tamper(&mut analytic);
@@ -120,14 +122,21 @@ fn clear_of_kinks(net: &mut Network, x: &Array2<f32>) -> bool {
 
 fn outputs_for(cost: Cost) -> &'static [Activation] {
     match cost {
-        Cost::Quadratic => &[Activation::Sigmoid, Activation::Softmax, Activation::Tanh, Activation::Identity, Activation::Relu],
+        Cost::Quadratic => &[
+            Activation::Sigmoid,
+            Activation::Softmax,
+            Activation::Tanh,
+            Activation::Identity,
+            Activation::Relu,
+        ],
         Cost::CrossEntropy => &[Activation::Sigmoid, Activation::Softmax],
         Cost::LogLikelihood => &[Activation::Softmax, Activation::Sigmoid],
     }
 }
 
 fn run(cost: Cost) {
-    let hidden = [Activation::Sigmoid, Activation::Tanh, Activation::Relu, Activation::Identity, Activation::Softmax];
+    let hidden =
+        [Activation::Sigmoid, Activation::Tanh, Activation::Relu, Activation::Identity, Activation::Softmax];
     let shapes: [&[usize]; 3] = [&[6, 4], &[6, 5, 4], &[6, 5, 4, 4]];
     let regs = [(0.0, 0.0), (3.0, 0.0), (0.0, 2.0), (3.0, 2.0)];
     let mut rng = nndl::seeded_rng(42);
@@ -146,7 +155,9 @@ fn run(cost: Cost) {
                     let (mut net, x) = (0..1000)
                         .map(|_| {
                             let net = Network::dense(sizes, hid, out, cost, Init::Scaled, &mut rng).unwrap();
-                            let x = Array2::from_shape_simple_fn((m, sizes[0]), || StandardNormal.sample(&mut rng));
+                            let x = Array2::from_shape_simple_fn((m, sizes[0]), || {
+                                StandardNormal.sample(&mut rng)
+                            });
                             (net, x)
                         })
                         .find(|(net, x)| clear_of_kinks(&mut net.clone(), x))
@@ -162,13 +173,20 @@ fn run(cost: Cost) {
                     let err = check(&mut net, &x, &y, &reg);
                     checked += 1;
                     if err.is_nan() || err >= BOUND {
-                        failures.push(format!("{sizes:?} hidden {hid} output {out} λ {lambda} λ₁ {l1}: {err:.2e}"));
+                        failures.push(format!(
+                            "{sizes:?} hidden {hid} output {out} λ {lambda} λ₁ {l1}: {err:.2e}"
+                        ));
                     }
                 }
             }
         }
     }
-    assert!(failures.is_empty(), "{} of {checked} {cost} cases off (bound {BOUND}):\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} {cost} cases off (bound {BOUND}):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert!(checked >= 20);
 }
 
@@ -191,9 +209,15 @@ fn log_likelihood_gradients_match_finite_differences() {
 #[test]
 fn wrong_gradients_are_caught() {
     let mut rng = nndl::seeded_rng(3);
-    let mut net =
-        Network::dense(&[4, 3, 2], Activation::Sigmoid, Activation::Sigmoid, Cost::Quadratic, Init::Scaled, &mut rng)
-            .unwrap();
+    let mut net = Network::dense(
+        &[4, 3, 2],
+        Activation::Sigmoid,
+        Activation::Sigmoid,
+        Cost::Quadratic,
+        Init::Scaled,
+        &mut rng,
+    )
+    .unwrap();
     let x = Array2::from_shape_simple_fn((2, 4), || StandardNormal.sample(&mut rng));
     let y = ndarray::array![[1.0f32, 0.0], [0.0, 1.0]];
     let reg = Regulariser { lambda: 3.0, l1: 0.0, n: 20 };
@@ -205,6 +229,7 @@ fn wrong_gradients_are_caught() {
     let mut w0 = Vec::new();
     let mut first = weights;
     first.visit_params(&mut |p| w0.push(p.value.to_owned()));
-    let forgot_l2 = check_tampered(&mut net, &x, &y, &reg, |g| g[0] -= &w0[0].mapv(|w| reg.lambda / reg.n as f32 * w));
+    let forgot_l2 =
+        check_tampered(&mut net, &x, &y, &reg, |g| g[0] -= &w0[0].mapv(|w| reg.lambda / reg.n as f32 * w));
     assert!(forgot_l2 > BOUND, "{forgot_l2}");
 }

@@ -9,7 +9,8 @@ use std::collections::HashMap;
 
 fn net(sizes: &[usize], seed: u64) -> Network {
     let mut rng = nndl::seeded_rng(seed);
-    Network::dense(sizes, Activation::Tanh, Activation::Softmax, Cost::LogLikelihood, Init::Scaled, &mut rng).unwrap()
+    Network::dense(sizes, Activation::Tanh, Activation::Softmax, Cost::LogLikelihood, Init::Scaled, &mut rng)
+        .unwrap()
 }
 
 fn params(net: &mut Network) -> Vec<f32> {
@@ -106,7 +107,10 @@ fn broken_metadata_is_refused() {
     for meta in [
         None,
         Some(HashMap::from([("nndl".to_string(), "{not json".to_string())])),
-        Some(HashMap::from([("nndl".to_string(), r#"{"format":"other","version":1,"architecture":[],"cost":"quadratic"}"#.to_string())])),
+        Some(HashMap::from([(
+            "nndl".to_string(),
+            r#"{"format":"other","version":1,"architecture":[],"cost":"quadratic"}"#.to_string(),
+        )])),
         Some(HashMap::from([(
             "nndl".to_string(),
             r#"{"format":"nndl-model","version":1,"architecture":[],"cost":"quadratic"}"#.to_string(),

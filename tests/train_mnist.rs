@@ -21,8 +21,15 @@ fn mnist(train_size: usize, validation_size: usize) -> Mnist {
 
 fn chapter1_net(seed: u64) -> (Network, nndl::Rng) {
     let mut rng = nndl::seeded_rng(seed);
-    let net = Network::dense(&[784, 30, 10], Activation::Sigmoid, Activation::Sigmoid, Cost::Quadratic, Init::Scaled, &mut rng)
-        .unwrap();
+    let net = Network::dense(
+        &[784, 30, 10],
+        Activation::Sigmoid,
+        Activation::Sigmoid,
+        Cost::Quadratic,
+        Init::Scaled,
+        &mut rng,
+    )
+    .unwrap();
     (net, rng)
 }
 
@@ -45,7 +52,8 @@ fn seeded_runs_are_bit_identical() {
     let cfg = TrainConfig { epochs: 2, momentum: 0.5, lambda: 1.0, ..TrainConfig::default() };
     let run = |seed| {
         let (mut net, mut rng) = chapter1_net(seed);
-        let report = train(&mut net, &data.training, Some(&data.validation), &cfg, &mut rng, &mut Silent).unwrap();
+        let report =
+            train(&mut net, &data.training, Some(&data.validation), &cfg, &mut rng, &mut Silent).unwrap();
         let mut bits = Vec::new();
         net.visit_params(&mut |p| bits.extend(p.value.iter().map(|v| v.to_bits())));
         (bits, report.epochs.iter().map(|e| e.evaluation_accuracy).collect::<Vec<_>>())
@@ -62,8 +70,14 @@ fn schedule_and_early_stop_end_stalled_runs() {
     let data = mnist(500, 200);
     let (mut net, mut rng) = chapter1_net(5);
     // A learning rate so small that nothing improves after the first epoch.
-    let cfg = TrainConfig { epochs: 100, eta: 1e-6, schedule: nndl::train::Schedule::Halve { patience: 1 }, ..TrainConfig::default() };
-    let report = train(&mut net, &data.training, Some(&data.validation), &cfg, &mut rng, &mut Silent).unwrap();
+    let cfg = TrainConfig {
+        epochs: 100,
+        eta: 1e-6,
+        schedule: nndl::train::Schedule::Halve { patience: 1 },
+        ..TrainConfig::default()
+    };
+    let report =
+        train(&mut net, &data.training, Some(&data.validation), &cfg, &mut rng, &mut Silent).unwrap();
     assert!(report.stopped_early.as_deref().unwrap().contains("128"), "{:?}", report.stopped_early);
     let etas: Vec<f32> = report.epochs.iter().map(|e| e.eta).collect();
     assert!(etas.len() < 100 && etas.windows(2).all(|w| w[1] == w[0] || w[1] == w[0] / 2.0), "{etas:?}");
@@ -71,7 +85,8 @@ fn schedule_and_early_stop_end_stalled_runs() {
 
     let (mut net, mut rng) = chapter1_net(5);
     let cfg = TrainConfig { epochs: 100, eta: 1e-6, early_stop: Some(3), ..TrainConfig::default() };
-    let report = train(&mut net, &data.training, Some(&data.validation), &cfg, &mut rng, &mut Silent).unwrap();
+    let report =
+        train(&mut net, &data.training, Some(&data.validation), &cfg, &mut rng, &mut Silent).unwrap();
     assert!(report.epochs.len() < 100 && report.stopped_early.is_some());
 }
 
@@ -81,8 +96,15 @@ fn schedule_and_early_stop_end_stalled_runs() {
 fn divergence_is_reported() {
     let data = mnist(1_000, 0);
     let mut rng = nndl::seeded_rng(1);
-    let mut net =
-        Network::dense(&[784, 30, 10], Activation::Relu, Activation::Identity, Cost::Quadratic, Init::Scaled, &mut rng).unwrap();
+    let mut net = Network::dense(
+        &[784, 30, 10],
+        Activation::Relu,
+        Activation::Identity,
+        Cost::Quadratic,
+        Init::Scaled,
+        &mut rng,
+    )
+    .unwrap();
     let cfg = TrainConfig { epochs: 3, eta: 10.0, ..TrainConfig::default() };
     let err = train(&mut net, &data.training, None, &cfg, &mut rng, &mut Silent).unwrap_err();
     assert!(err.to_string().contains("--eta"), "{err}");
@@ -93,11 +115,20 @@ fn divergence_is_reported() {
 fn other_settings_learn_too() {
     let data = mnist(3_000, 0);
     for (cost, output, cfg) in [
-        (Cost::LogLikelihood, Activation::Softmax, TrainConfig { epochs: 2, eta: 0.1, momentum: 0.5, ..Default::default() }),
-        (Cost::CrossEntropy, Activation::Sigmoid, TrainConfig { epochs: 2, eta: 0.5, l1: 1.0, ..Default::default() }),
+        (
+            Cost::LogLikelihood,
+            Activation::Softmax,
+            TrainConfig { epochs: 2, eta: 0.1, momentum: 0.5, ..Default::default() },
+        ),
+        (
+            Cost::CrossEntropy,
+            Activation::Sigmoid,
+            TrainConfig { epochs: 2, eta: 0.5, l1: 1.0, ..Default::default() },
+        ),
     ] {
         let mut rng = nndl::seeded_rng(2);
-        let mut net = Network::dense(&[784, 30, 10], Activation::Tanh, output, cost, Init::Scaled, &mut rng).unwrap();
+        let mut net =
+            Network::dense(&[784, 30, 10], Activation::Tanh, output, cost, Init::Scaled, &mut rng).unwrap();
         train(&mut net, &data.training, None, &cfg, &mut rng, &mut Silent).unwrap();
         let acc = evaluate(&mut net, &data.test, &Regulariser::default()).accuracy();
         assert!(acc > 0.8, "{cost}: {acc}");

@@ -15,11 +15,14 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
-#[command(allow_negative_numbers = true, after_help = "Examples:\n  \
+#[command(
+    allow_negative_numbers = true,
+    after_help = "Examples:\n  \
   nndl train                                          # network.py, chapter 1: ~95% in 30 epochs\n  \
   nndl train --layers 784,100,10                      # ~96.5%\n  \
   nndl train --layers 784,100,10 --cost cross-entropy --lambda 5 --eta 0.1 --epochs 60   # network2: ~98%\n  \
-  nndl train --cost log-likelihood --eta 0.5 --save model.safetensors --metrics-json run.json")]
+  nndl train --cost log-likelihood --eta 0.5 --save model.safetensors --metrics-json run.json"
+)]
 pub struct TrainArgs {
     #[command(flatten)]
     data: DataArgs,
