@@ -2,7 +2,7 @@
 //!
 //! Every function here works on a whole mini-batch at once: `z` and `a` are `[batch, n]`.
 
-use ndarray::{ArrayView2, ArrayViewMut2, Axis, Zip};
+use ndarray::{ArrayView1, ArrayView2, ArrayViewMut2, Axis, Zip};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -37,25 +37,48 @@ impl Activation {
 
     /// a = σ(z), row by row. `z` and `a` are `[batch, n]`.
     pub fn apply(self, z: ArrayView2<f32>, mut a: ArrayViewMut2<f32>) {
-        match self {
-            Activation::Sigmoid => Zip::from(&mut a).and(&z).for_each(|a, &z| *a = sigmoid(z)),
-            Activation::Tanh => Zip::from(&mut a).and(&z).for_each(|a, &z| *a = z.tanh()),
-            Activation::Relu => Zip::from(&mut a).and(&z).for_each(|a, &z| *a = z.max(0.0)),
-            Activation::Identity => a.assign(&z),
-            Activation::Step => {
-                Zip::from(&mut a).and(&z).for_each(|a, &z| *a = if z > 0.0 { 1.0 } else { 0.0 })
-            }
-            Activation::Softmax => {
-                for (z, mut a) in z.axis_iter(Axis(0)).zip(a.axis_iter_mut(Axis(0))) {
-                    // Subtracting the row's maximum changes nothing mathematically and keeps e^z finite.
-                    let max = z.fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-                    let mut sum = 0.0;
-                    Zip::from(&mut a).and(&z).for_each(|a, &z| {
-                        *a = (z - max).exp();
-                        sum += *a;
-                    });
-                    a.mapv_inplace(|v| v / sum);
+        for (z, mut a) in z.rows().into_iter().zip(a.rows_mut()) {
+            match (z.as_slice(), a.as_slice_mut()) {
+                (Some(z), Some(a)) => self.apply_row(z, a),
+                _ => {
+                    // strided views (rare): through a contiguous copy
+                    let mut out = vec![0.0; z.len()];
+                    self.apply_row(&z.to_vec(), &mut out);
+                    a.assign(&ArrayView1::from(&out));
                 }
+            }
+        }
+    }
+
+    /// z ← z + b (b added to every row), then a = σ(z): a dense layer's forward pass after its
+    /// product, row by row while the row is in cache. `b` is `[n]`, `z` and `a` `[batch, n]`.
+    pub fn apply_with_bias(self, b: ArrayView1<f32>, mut z: ArrayViewMut2<f32>, mut a: ArrayViewMut2<f32>) {
+        let b = b.as_slice().expect("biases are contiguous");
+        for (mut z, mut a) in z.rows_mut().into_iter().zip(a.rows_mut()) {
+            let z = z.as_slice_mut().expect("rows are contiguous");
+            z.iter_mut().zip(b).for_each(|(z, b)| *z += b);
+            self.apply_row(z, a.as_slice_mut().expect("rows are contiguous"));
+        }
+    }
+
+    /// a = σ(z) for one example's `n` neurons.
+    pub fn apply_row(self, z: &[f32], a: &mut [f32]) {
+        let each = |a: &mut [f32], f: fn(f32) -> f32| a.iter_mut().zip(z).for_each(|(a, &z)| *a = f(z));
+        match self {
+            Activation::Sigmoid => each(a, sigmoid),
+            Activation::Tanh => each(a, f32::tanh),
+            Activation::Relu => each(a, |z| z.max(0.0)),
+            Activation::Identity => a.copy_from_slice(z),
+            Activation::Step => each(a, |z| if z > 0.0 { 1.0 } else { 0.0 }),
+            Activation::Softmax => {
+                // Subtracting the row's maximum changes nothing mathematically and keeps e^z finite.
+                let max = z.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+                let mut sum = 0.0;
+                for (a, &z) in a.iter_mut().zip(z) {
+                    *a = (z - max).exp();
+                    sum += *a;
+                }
+                a.iter_mut().for_each(|v| *v /= sum);
             }
         }
     }

@@ -16,6 +16,7 @@ pub mod cost;
 pub mod data;
 pub mod image_io;
 pub mod layers;
+pub mod linalg;
 pub mod model_io;
 pub mod network;
 pub mod optim;

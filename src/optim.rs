@@ -1,7 +1,6 @@
 //! Gradient descent: the update that follows each mini-batch's backprop.
 
 use crate::network::Network;
-use ndarray::{ArrayD, Zip};
 use serde::{Deserialize, Serialize};
 
 /// The regularisation terms of chapter 3, added to the cost C₀ over a training set of `n`:
@@ -66,7 +65,7 @@ pub struct Sgd {
     pub momentum: f32,
     pub regulariser: Regulariser,
     /// One velocity per parameter tensor, made at the first step (only when μ > 0).
-    velocities: Vec<ArrayD<f32>>,
+    velocities: Vec<Vec<f32>>,
 }
 
 impl Sgd {
@@ -83,18 +82,23 @@ impl Sgd {
         let velocities = &mut self.velocities;
         net.visit_params(&mut |mut p| {
             let r = p.regularised;
-            if mu == 0.0 {
-                Zip::from(&mut p.value).and(&p.grad).for_each(|w, &nw| {
-                    *w -= eta * reg.gradient(*w, nw, inv_batch, r);
-                });
+            let (w, g) =
+                (p.value.as_slice_mut().expect("contiguous"), p.grad.as_slice().expect("contiguous"));
+            if mu == 0.0 && (reg.l1 == 0.0 || !r) {
+                // The book's eq. 93: w ← (1 − ηλ/n) w − (η/m) Σ_x ∂C_x/∂w (biases: no decay).
+                let decay = if r { 1.0 - eta * reg.lambda / reg.n.max(1) as f32 } else { 1.0 };
+                let step = eta * inv_batch;
+                for (w, &g) in w.iter_mut().zip(g) {
+                    *w = decay * *w - step * g;
+                }
             } else {
                 if velocities.len() == i {
-                    velocities.push(ArrayD::zeros(p.value.raw_dim()));
+                    velocities.push(vec![0.0; w.len()]);
                 }
-                Zip::from(&mut p.value).and(&p.grad).and(&mut velocities[i]).for_each(|w, &nw, v| {
-                    *v = mu * *v - eta * reg.gradient(*w, nw, inv_batch, r);
+                for ((w, &g), v) in w.iter_mut().zip(g).zip(velocities[i].iter_mut()) {
+                    *v = mu * *v - eta * reg.gradient(*w, g, inv_batch, r);
                     *w += *v;
-                });
+                }
             }
             i += 1;
         });
@@ -115,6 +119,36 @@ mod tests {
         assert!((sgd - book).abs() < 1e-7);
         // biases are not decayed
         assert_eq!(reg.gradient(w, nabla, 1.0 / m, false), nabla / m);
+    }
+
+    #[test]
+    fn the_fast_step_is_the_general_one() {
+        use crate::{activation::Activation, cost::Cost, layers::Init, network::Network};
+        let mut rng = crate::seeded_rng(1);
+        let mut net = Network::dense(
+            &[5, 4, 3],
+            Activation::Sigmoid,
+            Activation::Sigmoid,
+            Cost::Quadratic,
+            Init::Scaled,
+            &mut rng,
+        )
+        .unwrap();
+        let x = ndarray::Array2::from_shape_fn((2, 5), |(i, j)| (i + j) as f32 / 7.0);
+        let y = ndarray::array![[1.0f32, 0.0, 0.0], [0.0, 0.0, 1.0]];
+        net.backprop(x.view(), y.view());
+        let reg = Regulariser { lambda: 2.0, l1: 0.0, n: 10 };
+        let mut want = Vec::new();
+        net.visit_params(&mut |p| {
+            for (&w, &g) in p.value.iter().zip(p.grad.iter()) {
+                want.push(w - 0.5 * reg.gradient(w, g, 0.5, p.regularised));
+            }
+        });
+        Sgd::new(0.5, 0.0, reg).step(&mut net, 2);
+        let mut got = Vec::new();
+        net.visit_params(&mut |p| got.extend(p.value.iter().copied()));
+        assert!(got.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-6));
+        assert_eq!(got.len(), 4 * 5 + 4 + 3 * 4 + 3);
     }
 
     #[test]

@@ -3,8 +3,8 @@
 use super::{Init, Layer, LayerSpec, Param, rows_mut};
 use crate::Rng;
 use crate::activation::Activation;
-use ndarray::linalg::general_mat_mul;
-use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis, Zip, s};
+use crate::linalg::matmul;
+use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, s};
 use rand_distr::{Distribution, Normal, StandardNormal};
 
 /// `[batch, n_in] -> [batch, n_out]`: z = x·Wᵀ + b, a = σ(z).
@@ -86,11 +86,10 @@ impl Layer for Dense {
         self.batch = batch;
         let n_out = self.n_out();
         let mut z = rows_mut(&mut self.z, batch, n_out);
-        // z = b (each row), then z += x·Wᵀ
-        z.assign(&self.biases.broadcast((batch, n_out)).expect("bias row fits z"));
-        general_mat_mul(1.0, &x, &self.weights.t(), 1.0, &mut z);
+        matmul(0.0, &mut z, 1.0, &x, &self.weights.t());
         let a = rows_mut(&mut self.a, batch, n_out);
-        self.activation.apply(self.z.slice(s![..batch, ..]), a);
+        // z += b and a = σ(z) in one pass over the batch
+        self.activation.apply_with_bias(self.biases.view(), z, a);
     }
 
     fn output(&self) -> ArrayView2<'_, f32> {
@@ -118,12 +117,18 @@ impl Layer for Dense {
             self.activation.backprop(z, a, delta.view_mut());
         }
         // BP3: ∂C/∂b_j = δ_j, summed over the batch.
-        Zip::from(&mut self.nabla_b).and(delta.axis_iter(Axis(1))).for_each(|nb, col| *nb = col.sum());
+        let nabla_b = self.nabla_b.as_slice_mut().expect("contiguous");
+        nabla_b.fill(0.0);
+        for row in delta.rows() {
+            for (nb, d) in nabla_b.iter_mut().zip(row) {
+                *nb += d;
+            }
+        }
         // BP4: ∂C/∂w_jk = a_k^{l−1} δ_j, i.e. nabla_w = δᵀ·x, summed over the batch by the product.
-        general_mat_mul(1.0, &delta.t(), &x, 0.0, &mut self.nabla_w);
+        matmul(0.0, &mut self.nabla_w.view_mut(), 1.0, &delta.t(), &x);
         // BP2, first half: ∂C/∂a^{l−1} = (w^l)ᵀ δ^l, i.e. δ·W in rows.
         if let Some(mut gx) = grad_x {
-            general_mat_mul(1.0, &delta, &self.weights, 0.0, &mut gx);
+            matmul(0.0, &mut gx, 1.0, &delta.view(), &self.weights.view());
         }
     }
 
