@@ -43,7 +43,7 @@ impl Dataset {
         &self.images[i * p..(i + 1) * p]
     }
 
-    /// Writes the images `idx` as `f32` in [0, 1] (byte × 1/255) into `x`, row-major
+    /// Writes the images `idx` as `f32` in [0, 1] (byte / 255) into `x`, row-major
     /// `[idx.len(), pixels()]`, and their one-hot labels into `y`, `[idx.len(), 10]`.
     /// Allocates nothing.
     ///
@@ -68,7 +68,7 @@ impl Dataset {
         }
         for ((i, xr), yr) in idx.zip(x.chunks_exact_mut(p)).zip(y.chunks_exact_mut(CLASSES)) {
             for (v, &b) in xr.iter_mut().zip(self.image(i)) {
-                *v = f32::from(b) * (1.0 / 255.0);
+                *v = f32::from(b) / 255.0;
             }
             yr.fill(0.0);
             yr[usize::from(self.labels[i])] = 1.0;
