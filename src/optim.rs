@@ -92,8 +92,11 @@ impl Sgd {
                     *w = decay * *w - step * g;
                 }
             } else {
-                if velocities.len() == i {
-                    velocities.push(vec![0.0; w.len()]);
+                if velocities.len() <= i {
+                    velocities.resize_with(i + 1, Vec::new);
+                }
+                if velocities[i].len() != w.len() {
+                    velocities[i] = vec![0.0; w.len()]; // first step only
                 }
                 for ((w, &g), v) in w.iter_mut().zip(g).zip(velocities[i].iter_mut()) {
                     *v = mu * *v - eta * reg.gradient(*w, g, inv_batch, r);
