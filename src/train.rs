@@ -82,6 +82,13 @@ pub struct TrainConfig {
     /// Stop when validation accuracy has not improved for this many epochs.
     pub early_stop: Option<usize>,
     pub monitor: Monitor,
+    /// Threads for evaluating the monitored figures (each mini-batch step stays on one).
+    #[serde(default = "one")]
+    pub threads: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl Default for TrainConfig {
@@ -97,6 +104,7 @@ impl Default for TrainConfig {
             schedule: Schedule::Constant,
             early_stop: None,
             monitor: Monitor::default(),
+            threads: 1,
         }
     }
 }
@@ -154,16 +162,51 @@ impl Evaluation {
 const EVAL_CHUNK: usize = 1000;
 
 /// Runs `data` through the network in chunks and counts the digits it gets right
-/// (the index of the largest output is the network's answer).
+/// (the index of the largest output is the network's answer). One thread.
 pub fn evaluate(net: &mut Network, data: &Dataset, reg: &Regulariser) -> Evaluation {
+    evaluate_threads(net, data, reg, 1)
+}
+
+/// [`evaluate`] on up to `threads` threads, each taking a contiguous share of the chunks with its
+/// own copy of the network. The figures do not depend on the thread count except for the order
+/// in which the per-thread cost sums are added.
+pub fn evaluate_threads(net: &mut Network, data: &Dataset, reg: &Regulariser, threads: usize) -> Evaluation {
+    let chunks = data.len().div_ceil(EVAL_CHUNK);
+    let parts = threads.clamp(1, chunks.max(1));
+    let per_part = chunks.div_ceil(parts) * EVAL_CHUNK;
+    let ranges: Vec<_> = (0..parts).map(|p| p * per_part..((p + 1) * per_part).min(data.len())).collect();
+    let (cost, correct) = if parts == 1 {
+        evaluate_range(net, data, 0..data.len())
+    } else {
+        std::thread::scope(|scope| {
+            let others: Vec<_> = ranges[1..]
+                .iter()
+                .map(|r| {
+                    let mut copy = net.clone();
+                    scope.spawn(move || evaluate_range(&mut copy, data, r.clone()))
+                })
+                .collect();
+            let first = evaluate_range(net, data, ranges[0].clone());
+            others
+                .into_iter()
+                .map(|h| h.join().expect("evaluation thread"))
+                .fold(first, |a, b| (a.0 + b.0, a.1 + b.1))
+        })
+    };
+    let n = data.len().max(1) as f64;
+    Evaluation { cost: cost / n + reg.penalty(net), correct, total: data.len() }
+}
+
+/// Summed cost and number right over `range` of `data`, `EVAL_CHUNK` examples per forward pass.
+fn evaluate_range(net: &mut Network, data: &Dataset, range: std::ops::Range<usize>) -> (f64, usize) {
     let (pixels, classes) = (data.pixels(), net.out_size());
-    let chunk = EVAL_CHUNK.min(data.len()).max(1);
+    let chunk = EVAL_CHUNK.min(range.len()).max(1);
     let mut x = Array2::zeros((chunk, pixels));
     let mut y = Array2::zeros((chunk, classes));
     let (mut cost, mut correct) = (0.0f64, 0usize);
     let cost_fn = net.cost;
-    for start in (0..data.len()).step_by(chunk) {
-        let end = (start + chunk).min(data.len());
+    for start in range.clone().step_by(chunk) {
+        let end = (start + chunk).min(range.end);
         let k = end - start;
         data.fill_range(
             start..end,
@@ -178,8 +221,7 @@ pub fn evaluate(net: &mut Network, data: &Dataset, reg: &Regulariser) -> Evaluat
             }
         }
     }
-    let n = data.len().max(1) as f64;
-    Evaluation { cost: cost / n + reg.penalty(net), correct, total: data.len() }
+    (cost, correct)
 }
 
 /// Index of the largest value (the first, on ties).
@@ -240,10 +282,11 @@ pub fn train(
         }
 
         let mon = cfg.monitor;
-        let on_training = (mon.training_cost || mon.training_accuracy).then(|| evaluate(net, training, &reg));
+        let on_training = (mon.training_cost || mon.training_accuracy)
+            .then(|| evaluate_threads(net, training, &reg, cfg.threads));
         let on_eval = match evaluation {
             Some(data) if mon.evaluation_cost || mon.evaluation_accuracy || watch => {
-                Some(evaluate(net, data, &reg))
+                Some(evaluate_threads(net, data, &reg, cfg.threads))
             }
             _ => None,
         };

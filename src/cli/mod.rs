@@ -44,6 +44,19 @@ struct DataArgs {
     data: Option<PathBuf>,
 }
 
+/// The default for `--threads`: every core this process may use.
+fn all_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// `--threads`: must be at least 1.
+fn parse_threads(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("'{s}' is not a thread count (give 1 or more)")),
+    }
+}
+
 pub fn run() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Train(args) => train::run(*args),

@@ -15,6 +15,12 @@ pub struct EvalArgs {
     model: PathBuf,
     #[command(flatten)]
     data: DataArgs,
+    /// Split the test set across N threads [default: all cores]
+    #[arg(long, value_name = "N", value_parser = super::parse_threads)]
+    threads: Option<usize>,
+    /// Evaluate N times and report the median time (for benchmarks)
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    repeat: usize,
 }
 
 #[derive(clap::Args)]
@@ -53,8 +59,25 @@ fn load_model(path: &Path) -> anyhow::Result<(Network, ModelInfo)> {
 pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
     let (mut net, _) = load_model(&args.model)?;
     let mnist = super::data::load(&args.data, 50_000, 10_000)?;
-    let test = train::evaluate(&mut net, &mnist.test, &Regulariser::default());
+    let threads = args.threads.unwrap_or_else(super::all_cores);
+    let mut times = Vec::new();
+    let mut test = None;
+    for _ in 0..args.repeat.max(1) {
+        let started = std::time::Instant::now();
+        test = Some(train::evaluate_threads(&mut net, &mnist.test, &Regulariser::default(), threads));
+        times.push(started.elapsed().as_secs_f64());
+    }
+    let test = test.expect("evaluated at least once");
+    times.sort_by(f64::total_cmp);
     println!("model: {}", args.model.display());
+    println!(
+        "evaluated {} images in {:.4} s ({} thread{}{})",
+        test.total,
+        times[times.len() / 2],
+        threads,
+        if threads == 1 { "" } else { "s" },
+        if times.len() > 1 { format!(", median of {}", times.len()) } else { String::new() }
+    );
     println!("test cost: {:.4} ({})", test.cost, net.cost);
     println!("test accuracy: {:.2}% ({} / {})", 100.0 * test.accuracy(), test.correct, test.total);
     Ok(())

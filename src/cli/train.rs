@@ -74,6 +74,10 @@ pub struct TrainArgs {
     /// Stop after N epochs without validation-accuracy improvement
     #[arg(long, value_name = "N", help_heading = "Learning")]
     early_stop: Option<usize>,
+    /// Threads: each mini-batch step runs on one; evaluations (monitoring, test) are split
+    /// across N [default: all cores]. A seeded run is bit-identical for the same N.
+    #[arg(long, value_name = "N", value_parser = super::parse_threads, help_heading = "Learning")]
+    threads: Option<usize>,
     /// Seed for initialisation and shuffling; the same seed gives the same run [default: random, printed]
     #[arg(long, help_heading = "Learning")]
     seed: Option<u64>,
@@ -153,6 +157,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         schedule: args.schedule,
         early_stop: args.early_stop,
         monitor: parse_monitor(&args.monitor)?,
+        threads: args.threads.unwrap_or_else(super::all_cores),
     };
     for path in [&args.save, &args.metrics_json].into_iter().flatten() {
         check_writable(path)?;
@@ -191,7 +196,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     }
 
     let reg = Regulariser { lambda: cfg.lambda, l1: cfg.l1, n: mnist.training.len() };
-    let test = train::evaluate(&mut net, &mnist.test, &reg);
+    let test = train::evaluate_threads(&mut net, &mnist.test, &reg, cfg.threads);
     println!("test cost: {:.4}", test.cost);
     println!("test accuracy: {:.2}% ({} / {})", 100.0 * test.accuracy(), test.correct, test.total);
 
