@@ -4,6 +4,7 @@ use crate::Rng;
 use crate::activation::Activation;
 use crate::cost::Cost;
 use crate::layers::{Init, Layer, LayerSpec, Param, rows_mut};
+use crate::optim::SgdStep;
 use ndarray::{Array2, ArrayView2, s};
 use thiserror::Error;
 
@@ -127,6 +128,17 @@ impl Network {
     ///
     /// `x: [batch, in]`, `y: [batch, out]` (desired outputs, e.g. one-hot digits).
     pub fn backprop(&mut self, x: ArrayView2<f32>, y: ArrayView2<f32>) {
+        self.backprop_with(x, y, None);
+    }
+
+    /// One step of plain SGD on the mini-batch `(x, y)`: backprop with the update folded into
+    /// each layer's backward pass (see [`Layer::backward`]). Same result as [`Network::backprop`]
+    /// followed by the step, with less memory traffic.
+    pub fn train_step(&mut self, x: ArrayView2<f32>, y: ArrayView2<f32>, step: &SgdStep) {
+        self.backprop_with(x, y, Some(step));
+    }
+
+    fn backprop_with(&mut self, x: ArrayView2<f32>, y: ArrayView2<f32>, update: Option<&SgdStep>) {
         let batch = x.nrows();
         self.feedforward(x, true);
 
@@ -145,7 +157,7 @@ impl Network {
             let (layers_below, layer) = self.layers.split_at_mut(l);
             let input = if l == 0 { x } else { layers_below[l - 1].output() };
             let grad_x = if l == 0 { None } else { Some(rows_mut(&mut below[l - 1], batch, input.ncols())) };
-            layer[0].backward(input, grad, l == last, grad_x);
+            layer[0].backward(input, grad, l == last, grad_x, update);
         }
     }
 

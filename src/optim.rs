@@ -1,6 +1,7 @@
 //! Gradient descent: the update that follows each mini-batch's backprop.
 
 use crate::network::Network;
+use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 
 /// The regularisation terms of chapter 3, added to the cost C₀ over a training set of `n`:
@@ -73,6 +74,22 @@ impl Sgd {
         Sgd { eta, momentum, regulariser, velocities: Vec::new() }
     }
 
+    /// Learns from one mini-batch `x: [m, in]`, `y: [m, out]`: backprop, then the update.
+    /// Plain SGD (no momentum, no L1) takes [`Network::train_step`], which folds the update
+    /// into backprop's last product; otherwise the gradients are formed and [`Sgd::step`] applies them.
+    pub fn train_batch(&mut self, net: &mut Network, x: ArrayView2<f32>, y: ArrayView2<f32>) {
+        let m = x.nrows();
+        if self.momentum == 0.0 && self.regulariser.l1 == 0.0 {
+            let n = self.regulariser.n.max(1) as f32;
+            let step =
+                SgdStep { rate: self.eta / m as f32, decay: 1.0 - self.eta * self.regulariser.lambda / n };
+            net.train_step(x, y, &step);
+        } else {
+            net.backprop(x, y);
+            self.step(net, m);
+        }
+    }
+
     /// Updates every parameter from the gradients backprop left for a mini-batch of `batch`
     /// examples. One pass over each parameter tensor; no allocation after the first step.
     pub fn step(&mut self, net: &mut Network, batch: usize) {
@@ -84,12 +101,9 @@ impl Sgd {
             let r = p.regularised;
             let (w, g) =
                 (p.value.as_slice_mut().expect("contiguous"), p.grad.as_slice().expect("contiguous"));
-            if mu == 0.0 && (reg.l1 == 0.0 || !r) {
-                // The book's eq. 93: w ← (1 − ηλ/n) w − (η/m) Σ_x ∂C_x/∂w (biases: no decay).
-                let decay = if r { 1.0 - eta * reg.lambda / reg.n.max(1) as f32 } else { 1.0 };
-                let step = eta * inv_batch;
+            if mu == 0.0 {
                 for (w, &g) in w.iter_mut().zip(g) {
-                    *w = decay * *w - step * g;
+                    *w -= eta * reg.gradient(*w, g, inv_batch, r);
                 }
             } else {
                 if velocities.len() <= i {
@@ -106,6 +120,16 @@ impl Sgd {
             i += 1;
         });
     }
+}
+
+/// One plain SGD step as a layer applies it inside its backward pass: w ← decay·w − rate·Σ∇
+/// for weights, b ← b − rate·Σ∇ for biases.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SgdStep {
+    /// η/m: the learning rate over the mini-batch size (gradients arrive summed over the batch).
+    pub rate: f32,
+    /// 1 − ηλ/n: L2 weight decay (1 without L2).
+    pub decay: f32,
 }
 
 #[cfg(test)]
@@ -125,7 +149,7 @@ mod tests {
     }
 
     #[test]
-    fn the_fast_step_is_the_general_one() {
+    fn the_fused_step_is_backprop_then_step() {
         use crate::{activation::Activation, cost::Cost, layers::Init, network::Network};
         let mut rng = crate::seeded_rng(1);
         let mut net = Network::dense(
@@ -139,18 +163,18 @@ mod tests {
         .unwrap();
         let x = ndarray::Array2::from_shape_fn((2, 5), |(i, j)| (i + j) as f32 / 7.0);
         let y = ndarray::array![[1.0f32, 0.0, 0.0], [0.0, 0.0, 1.0]];
-        net.backprop(x.view(), y.view());
         let reg = Regulariser { lambda: 2.0, l1: 0.0, n: 10 };
-        let mut want = Vec::new();
-        net.visit_params(&mut |p| {
-            for (&w, &g) in p.value.iter().zip(p.grad.iter()) {
-                want.push(w - 0.5 * reg.gradient(w, g, 0.5, p.regularised));
-            }
-        });
+        let mut fused = net.clone();
+        Sgd::new(0.5, 0.0, reg).train_batch(&mut fused, x.view(), y.view());
+        net.backprop(x.view(), y.view());
         Sgd::new(0.5, 0.0, reg).step(&mut net, 2);
-        let mut got = Vec::new();
-        net.visit_params(&mut |p| got.extend(p.value.iter().copied()));
-        assert!(got.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-6));
+        let mut params = |net: &mut Network| {
+            let mut v = Vec::new();
+            net.visit_params(&mut |p| v.extend(p.value.iter().copied()));
+            v
+        };
+        let (got, want) = (params(&mut fused), params(&mut net));
+        assert!(got.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-6), "{got:?}\n{want:?}");
         assert_eq!(got.len(), 4 * 5 + 4 + 3 * 4 + 3);
     }
 

@@ -269,8 +269,7 @@ pub fn train(
                 &mut x.as_slice_mut().unwrap()[..k * pixels],
                 &mut y.as_slice_mut().unwrap()[..k * classes],
             );
-            net.backprop(x.slice(s![..k, ..]), y.slice(s![..k, ..]));
-            sgd.step(net, k);
+            sgd.train_batch(net, x.slice(s![..k, ..]), y.slice(s![..k, ..]));
             if b % 64 == 63 {
                 observer.batches_done(b + 1);
             }

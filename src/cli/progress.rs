@@ -50,7 +50,7 @@ impl Observer for EpochPrinter {
 /// `epoch  3/30  η 3  1.21 s  training cost 0.0312  evaluation accuracy 94.53%`
 pub fn epoch_line(m: &EpochMetrics, epochs: usize) -> String {
     let width = epochs.to_string().len();
-    let mut line = format!("epoch {:>width$}/{epochs}  η {}  {:.2} s", m.epoch, m.eta, m.train_seconds);
+    let mut line = format!("epoch {:>width$}/{epochs}  η {}  {:.3} s", m.epoch, m.eta, m.train_seconds);
     let mut add = |name: &str, v: Option<f64>, pct: bool| {
         if let Some(v) = v {
             if pct {

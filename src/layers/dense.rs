@@ -4,6 +4,7 @@ use super::{Init, Layer, LayerSpec, Param, rows_mut};
 use crate::Rng;
 use crate::activation::Activation;
 use crate::linalg::matmul;
+use crate::optim::SgdStep;
 use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, s};
 use rand_distr::{Distribution, Normal, StandardNormal};
 
@@ -107,6 +108,7 @@ impl Layer for Dense {
         mut delta: ArrayViewMut2<f32>,
         grad_is_delta: bool,
         grad_x: Option<ArrayViewMut2<f32>>,
+        update: Option<&SgdStep>,
     ) {
         let batch = self.batch;
         debug_assert_eq!(x.nrows(), batch);
@@ -124,11 +126,19 @@ impl Layer for Dense {
                 *nb += d;
             }
         }
-        // BP4: ∂C/∂w_jk = a_k^{l−1} δ_j, i.e. nabla_w = δᵀ·x, summed over the batch by the product.
-        matmul(0.0, &mut self.nabla_w.view_mut(), 1.0, &delta.t(), &x);
-        // BP2, first half: ∂C/∂a^{l−1} = (w^l)ᵀ δ^l, i.e. δ·W in rows.
+        // BP2, first half: ∂C/∂a^{l−1} = (w^l)ᵀ δ^l, i.e. δ·W in rows (before W changes).
         if let Some(mut gx) = grad_x {
             matmul(0.0, &mut gx, 1.0, &delta.view(), &self.weights.view());
+        }
+        // BP4: ∂C/∂w_jk = a_k^{l−1} δ_j, i.e. nabla_w = δᵀ·x, summed over the batch by the product.
+        match update {
+            None => matmul(0.0, &mut self.nabla_w.view_mut(), 1.0, &delta.t(), &x),
+            Some(step) => {
+                // BP4 and the step in one product: w ← (1 − ηλ/n) w − (η/m) δᵀ·x (eq. 93),
+                // so the gradient is never written out and read back.
+                matmul(step.decay, &mut self.weights.view_mut(), -step.rate, &delta.t(), &x);
+                self.biases.scaled_add(-step.rate, &self.nabla_b);
+            }
         }
     }
 

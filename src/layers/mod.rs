@@ -11,6 +11,7 @@ pub use dense::Dense;
 
 use crate::Rng;
 use crate::activation::Activation;
+use crate::optim::SgdStep;
 use ndarray::{Array2, ArrayView2, ArrayViewD, ArrayViewMut2, ArrayViewMutD, s};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -49,14 +50,20 @@ pub trait Layer: Send + Sync {
     /// Backward pass for the batch `x` last seen by `forward`.
     ///
     /// On entry `grad` holds ∂C/∂a for this layer's outputs, or δ = ∂C/∂z when
-    /// `grad_is_delta` (the output layer, after BP1). It may be overwritten. Fills the
-    /// parameter gradients, summed over the batch, and writes ∂C/∂x into `grad_x` if given.
+    /// `grad_is_delta` (the output layer, after BP1). It may be overwritten. Writes ∂C/∂x
+    /// into `grad_x` if given (computed with the parameters as they were in `forward`).
+    ///
+    /// With `update: None` it fills the parameter gradients, summed over the batch, for an
+    /// optimiser to use. With `Some(step)` it applies that plain SGD step to its parameters
+    /// instead, as early as it likes (a dense layer folds it into BP4's product); the
+    /// gradients it leaves are then unspecified.
     fn backward(
         &mut self,
         x: ArrayView2<f32>,
         grad: ArrayViewMut2<f32>,
         grad_is_delta: bool,
         grad_x: Option<ArrayViewMut2<f32>>,
+        update: Option<&SgdStep>,
     );
     /// Visits every parameter with its gradient, in a fixed order.
     fn visit_params(&mut self, f: &mut dyn FnMut(Param<'_>));
