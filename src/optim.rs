@@ -168,7 +168,7 @@ mod tests {
         Sgd::new(0.5, 0.0, reg).train_batch(&mut fused, x.view(), y.view());
         net.backprop(x.view(), y.view());
         Sgd::new(0.5, 0.0, reg).step(&mut net, 2);
-        let mut params = |net: &mut Network| {
+        let params = |net: &mut Network| {
             let mut v = Vec::new();
             net.visit_params(&mut |p| v.extend(p.value.iter().copied()));
             v
