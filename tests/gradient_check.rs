@@ -5,7 +5,10 @@
 //! Its analytic gradient is backprop's sum (BP3, BP4) turned into ∂C/∂w by the same
 //! `Regulariser::gradient` the optimiser uses, so the check covers the training path.
 
-use ndarray::{Array2, ArrayD};
+mod common;
+
+use common::{BOUND, EPS, check, check_tampered};
+use ndarray::Array2;
 use nndl::activation::Activation;
 use nndl::cost::Cost;
 use nndl::layers::Init;
@@ -13,88 +16,6 @@ use nndl::network::Network;
 use nndl::optim::Regulariser;
 use rand::Rng as _;
 use rand_distr::{Distribution, StandardNormal};
-
-const EPS: f32 = 1e-2;
-/// ‖g_backprop − g_numeric‖ / (‖g_backprop‖ + ‖g_numeric‖), per parameter tensor ...
-const BOUND: f64 = 2e-3;
-/// ... unless every element agrees to this absolute error: a tensor whose gradient is itself
-/// near f32's rounding noise in the differences (~1e-5, e.g. the biases feeding a softmax
-/// hidden layer) cannot show a small relative error.
-const ABS_BOUND: f32 = 5e-5;
-
-fn total_cost(net: &mut Network, x: &Array2<f32>, y: &Array2<f32>, reg: &Regulariser) -> f64 {
-    let cost = net.cost;
-    let a = net.feedforward(x.view(), false);
-    cost.total(a, y.view()) / x.nrows() as f64 + reg.penalty(net)
-}
-
-/// The largest relative error over the network's parameter tensors.
-fn check(net: &mut Network, x: &Array2<f32>, y: &Array2<f32>, reg: &Regulariser) -> f64 {
-    check_tampered(net, x, y, reg, |_| {})
-}
-
-/// `check`, with `tamper` applied to backprop's gradients first (to show the check can fail).
-fn check_tampered(
-    net: &mut Network,
-    x: &Array2<f32>,
-    y: &Array2<f32>,
-    reg: &Regulariser,
-    tamper: impl Fn(&mut [ArrayD<f32>]),
-) -> f64 {
-    let m = x.nrows() as f32;
-    net.backprop(x.view(), y.view());
-    let mut analytic: Vec<ArrayD<f32>> = Vec::new();
-    net.visit_params(&mut |p| {
-        let mut g = p.grad.to_owned();
-        ndarray::Zip::from(&mut g)
-            .and(&p.value)
-            .for_each(|g, &w| *g = reg.gradient(w, *g, 1.0 / m, p.regularised));
-        analytic.push(g);
-    });
-    tamper(&mut analytic);
-    let mut worst = 0.0f64;
-    for (t, g) in analytic.iter().enumerate() {
-        let mut numeric = ArrayD::<f32>::zeros(g.raw_dim());
-        for i in 0..g.len() {
-            let nudge = |net: &mut Network, by: f32| {
-                let mut k = 0;
-                net.visit_params(&mut |mut p| {
-                    if k == t {
-                        p.value.as_slice_mut().unwrap()[i] += by;
-                    }
-                    k += 1;
-                });
-            };
-            // Central differences at h and h/2, combined (Richardson) so that the O(h²) error
-            // cancels: what is left is f32 rounding, not the difference's own bias.
-            let mut central = |h: f32| {
-                nudge(net, h);
-                let plus = total_cost(net, x, y, reg);
-                nudge(net, -2.0 * h);
-                let minus = total_cost(net, x, y, reg);
-                nudge(net, h);
-                (plus - minus) / (2.0 * h as f64)
-            };
-            let (d1, d2) = (central(EPS), central(EPS / 2.0));
-            numeric.as_slice_mut().unwrap()[i] = ((4.0 * d2 - d1) / 3.0) as f32;
-        }
-        let diff: f64 = g.iter().zip(&numeric).map(|(a, b)| ((a - b) as f64).powi(2)).sum::<f64>().sqrt();
-        let norm = |v: &ArrayD<f32>| v.iter().map(|a| (*a as f64).powi(2)).sum::<f64>().sqrt();
-        let denom = norm(g) + norm(&numeric);
-        if std::env::var("GC_DEBUG").is_ok() {
-            for (a, b) in g.iter().zip(&numeric) {
-                if (a - b).abs() > 1e-5 && diff / denom > BOUND {
-                    eprintln!("tensor {t}: backprop {a} numeric {b}");
-                }
-            }
-        }
-        let max_abs = g.iter().zip(&numeric).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
-        if denom > 1e-6 && max_abs > ABS_BOUND {
-            worst = worst.max(diff / denom);
-        }
-    }
-    worst
-}
 
 /// |w| has a kink at 0 where a central difference straddling it is not the derivative:
 /// move regularised weights that close to 0 out of the difference's reach.

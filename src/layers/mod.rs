@@ -5,11 +5,22 @@
 //! batch seen and are used through views of the first `batch` rows, so the training loop does
 //! not allocate.
 
+mod arch;
+mod conv;
 mod dense;
+mod dropout;
+mod flatten;
+mod pool;
+mod spec;
 
+pub use arch::{ArchError, parse_arch, summary_table};
+pub use conv::Conv2d;
 pub use dense::Dense;
+pub use dropout::Dropout;
+pub use flatten::Flatten;
+pub use pool::Pool;
+pub use spec::{LayerSpec, Padding, PoolKind, Shape};
 
-use crate::Rng;
 use crate::activation::Activation;
 use crate::optim::SgdStep;
 use ndarray::{Array2, ArrayView2, ArrayViewD, ArrayViewMut2, ArrayViewMutD, s};
@@ -65,6 +76,9 @@ pub trait Layer: Send + Sync {
         grad_x: Option<ArrayViewMut2<f32>>,
         update: Option<&SgdStep>,
     );
+    /// Keep the random choices of the last training pass (dropout masks) for the passes that
+    /// follow, so that they are repeatable (for gradient checks). Layers without any ignore it.
+    fn freeze_randomness(&mut self, _frozen: bool) {}
     /// Visits every parameter with its gradient, in a fixed order.
     fn visit_params(&mut self, f: &mut dyn FnMut(Param<'_>));
     /// A copy with the same parameters (buffers start empty).
@@ -105,59 +119,6 @@ impl fmt::Display for Init {
             Init::Large => "large",
             Init::Scaled => "scaled",
         })
-    }
-}
-
-/// A layer's description, as written in model files and built by [`LayerSpec::build`].
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-pub enum LayerSpec {
-    /// Fully connected neurons: `[batch, inputs] -> [batch, outputs]`.
-    Dense { inputs: usize, outputs: usize, activation: Activation },
-}
-
-impl LayerSpec {
-    /// Features per example this layer takes.
-    pub fn in_size(&self) -> usize {
-        match self {
-            LayerSpec::Dense { inputs, .. } => *inputs,
-        }
-    }
-    /// Features per example this layer gives.
-    pub fn out_size(&self) -> usize {
-        match self {
-            LayerSpec::Dense { outputs, .. } => *outputs,
-        }
-    }
-    /// The neurons' activation, if the layer has neurons.
-    pub fn activation(&self) -> Option<Activation> {
-        match self {
-            LayerSpec::Dense { activation, .. } => Some(*activation),
-        }
-    }
-    /// Number of trainable numbers in the layer.
-    pub fn param_count(&self) -> usize {
-        match self {
-            LayerSpec::Dense { inputs, outputs, .. } => inputs * outputs + outputs,
-        }
-    }
-    /// A new layer with freshly drawn parameters.
-    pub fn build(&self, init: Init, rng: &mut Rng) -> Box<dyn Layer> {
-        match *self {
-            LayerSpec::Dense { inputs, outputs, activation } => {
-                Box::new(Dense::new(inputs, outputs, activation, init, rng))
-            }
-        }
-    }
-}
-
-impl fmt::Display for LayerSpec {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            LayerSpec::Dense { inputs, outputs, activation } => {
-                write!(f, "dense {inputs} -> {outputs} {activation}")
-            }
-        }
     }
 }
 

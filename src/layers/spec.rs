@@ -1,0 +1,259 @@
+//! What a layer is, apart from its numbers: kind, shapes, settings. Saved in model files and
+//! built into layers by [`LayerSpec::build`].
+
+use super::{Conv2d, Dense, Dropout, Flatten, Init, Layer, Pool};
+use crate::Rng;
+use crate::activation::Activation;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// One example's activations without the batch axis: `channels × height × width`
+/// (a flat vector of n is `n × 1 × 1`). In memory, channel after channel, row-major.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shape {
+    pub channels: usize,
+    pub height: usize,
+    pub width: usize,
+}
+
+impl Shape {
+    /// `channels × height × width`.
+    pub fn new(channels: usize, height: usize, width: usize) -> Self {
+        Shape { channels, height, width }
+    }
+    /// A flat vector of `n` features.
+    pub fn flat(n: usize) -> Self {
+        Shape { channels: n, height: 1, width: 1 }
+    }
+    /// Numbers per example.
+    pub fn size(&self) -> usize {
+        self.channels * self.height * self.width
+    }
+    /// Whether this is a plain vector.
+    pub fn is_flat(&self) -> bool {
+        self.height == 1 && self.width == 1
+    }
+}
+
+impl fmt::Display for Shape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_flat() {
+            write!(f, "{}", self.channels)
+        } else {
+            write!(f, "{}×{}×{}", self.channels, self.height, self.width)
+        }
+    }
+}
+
+/// Zero padding around a convolution's input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Padding {
+    /// None: the filter only visits positions where it fits (output shrinks by k − 1).
+    #[default]
+    Valid,
+    /// Enough zeros that the output is ⌈input / stride⌉ wide (the input's size at stride 1).
+    Same,
+}
+
+/// How a pooling window summarises its inputs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PoolKind {
+    /// The largest value (chapter 6's max-pooling).
+    Max,
+    /// The mean.
+    Average,
+    /// √(Σ x²), chapter 6's L2 pooling.
+    L2,
+}
+
+/// A layer's description.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum LayerSpec {
+    /// Fully connected neurons: `[batch, inputs] -> [batch, outputs]`.
+    Dense { inputs: usize, outputs: usize, activation: Activation },
+    /// `filters` feature maps, each a `kernel × kernel` local receptive field with shared weights
+    /// and bias over all `input.channels`, moved by `stride`.
+    Conv {
+        input: Shape,
+        filters: usize,
+        kernel: usize,
+        stride: usize,
+        padding: Padding,
+        activation: Activation,
+    },
+    /// `size × size` windows moved by `stride`, each channel on its own.
+    Pool { input: Shape, pool: PoolKind, size: usize, stride: usize },
+    /// Inverted dropout: while training, each input is zeroed with probability `p` and the
+    /// rest scaled by 1/(1 − p); at inference it passes everything unchanged.
+    Dropout { input: Shape, p: f32 },
+    /// Images to flat vectors (a change of view only).
+    Flatten { input: Shape },
+}
+
+impl LayerSpec {
+    /// The shape of one example going in.
+    pub fn in_shape(&self) -> Shape {
+        match *self {
+            LayerSpec::Dense { inputs, .. } => Shape::flat(inputs),
+            LayerSpec::Conv { input, .. }
+            | LayerSpec::Pool { input, .. }
+            | LayerSpec::Dropout { input, .. }
+            | LayerSpec::Flatten { input } => input,
+        }
+    }
+
+    /// The shape of one example coming out.
+    pub fn out_shape(&self) -> Shape {
+        match *self {
+            LayerSpec::Dense { outputs, .. } => Shape::flat(outputs),
+            LayerSpec::Conv { input, filters, kernel, stride, padding, .. } => {
+                let (h, w) = conv_out(input, kernel, stride, padding);
+                Shape::new(filters, h, w)
+            }
+            LayerSpec::Pool { input, size, stride, .. } => Shape::new(
+                input.channels,
+                window_count(input.height, size, stride),
+                window_count(input.width, size, stride),
+            ),
+            LayerSpec::Dropout { input, .. } => input,
+            LayerSpec::Flatten { input } => Shape::flat(input.size()),
+        }
+    }
+
+    /// Features per example this layer takes.
+    pub fn in_size(&self) -> usize {
+        self.in_shape().size()
+    }
+    /// Features per example this layer gives.
+    pub fn out_size(&self) -> usize {
+        self.out_shape().size()
+    }
+
+    /// The neurons' activation, if the layer has neurons.
+    pub fn activation(&self) -> Option<Activation> {
+        match *self {
+            LayerSpec::Dense { activation, .. } | LayerSpec::Conv { activation, .. } => Some(activation),
+            _ => None,
+        }
+    }
+
+    /// Number of trainable numbers in the layer.
+    pub fn param_count(&self) -> usize {
+        match *self {
+            LayerSpec::Dense { inputs, outputs, .. } => inputs * outputs + outputs,
+            LayerSpec::Conv { input, filters, kernel, .. } => {
+                filters * input.channels * kernel * kernel + filters
+            }
+            _ => 0,
+        }
+    }
+
+    /// What is wrong with the settings, if anything (before any shape arithmetic is trusted).
+    pub fn problem(&self) -> Option<String> {
+        let zero = |what: &str| Some(format!("{what} must be at least 1"));
+        match *self {
+            LayerSpec::Dense { inputs, outputs, .. } if inputs == 0 || outputs == 0 => zero("the layer size"),
+            LayerSpec::Conv { input, filters, kernel, stride, padding, .. } => {
+                if filters == 0 || kernel == 0 || stride == 0 {
+                    zero("filters, kernel and stride")
+                } else if padding == Padding::Valid && (kernel > input.height || kernel > input.width) {
+                    Some(format!(
+                        "a {kernel}×{kernel} filter does not fit in a {input} input; use a smaller kernel or 'same' padding"
+                    ))
+                } else {
+                    None
+                }
+            }
+            LayerSpec::Pool { input, size, stride, .. } => {
+                if size == 0 || stride == 0 {
+                    zero("the pool size and stride")
+                } else if size > input.height || size > input.width {
+                    Some(format!("a {size}×{size} pool does not fit in a {input} input"))
+                } else {
+                    None
+                }
+            }
+            LayerSpec::Dropout { p, .. } if !(0.0..1.0).contains(&p) => {
+                Some(format!("the dropout probability must be in [0, 1), not {p}"))
+            }
+            _ => None,
+        }
+    }
+
+    /// A new layer with freshly drawn parameters (and, for dropout, its own random stream).
+    pub fn build(&self, init: Init, rng: &mut Rng) -> Box<dyn Layer> {
+        match *self {
+            LayerSpec::Dense { inputs, outputs, activation } => {
+                Box::new(Dense::new(inputs, outputs, activation, init, rng))
+            }
+            LayerSpec::Conv { .. } => Box::new(Conv2d::new(self.clone(), init, rng)),
+            LayerSpec::Pool { input, pool, size, stride } => Box::new(Pool::new(input, pool, size, stride)),
+            LayerSpec::Dropout { input, p } => Box::new(Dropout::new(input, p, rng)),
+            LayerSpec::Flatten { input } => Box::new(Flatten::new(input)),
+        }
+    }
+}
+
+impl fmt::Display for LayerSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            LayerSpec::Dense { outputs, activation: Activation::Softmax, .. } => {
+                write!(f, "softmax {outputs}")
+            }
+            LayerSpec::Dense { outputs, activation, .. } => write!(f, "dense {outputs} {activation}"),
+            LayerSpec::Conv { filters, kernel, stride, padding, activation, .. } => {
+                write!(f, "conv {filters} {kernel}x{kernel}")?;
+                if stride != 1 {
+                    write!(f, " stride {stride}")?;
+                }
+                if padding == Padding::Same {
+                    write!(f, " same")?;
+                }
+                write!(f, " {activation}")
+            }
+            LayerSpec::Pool { pool, size, stride, .. } => {
+                let name = match pool {
+                    PoolKind::Max => "maxpool",
+                    PoolKind::Average => "avgpool",
+                    PoolKind::L2 => "l2pool",
+                };
+                write!(f, "{name} {size}")?;
+                if stride != size {
+                    write!(f, " stride {stride}")?;
+                }
+                Ok(())
+            }
+            LayerSpec::Dropout { p, .. } => write!(f, "dropout {p}"),
+            LayerSpec::Flatten { .. } => write!(f, "flatten"),
+        }
+    }
+}
+
+/// Output height and width of a convolution, and the zeros added before the first row/column.
+pub(crate) fn conv_geometry(
+    input: Shape,
+    kernel: usize,
+    stride: usize,
+    padding: Padding,
+) -> (usize, usize, usize, usize) {
+    let (h, w) = conv_out(input, kernel, stride, padding);
+    let pad = |n: usize, out: usize| ((out - 1) * stride + kernel).saturating_sub(n) / 2;
+    (h, w, pad(input.height, h), pad(input.width, w))
+}
+
+fn conv_out(input: Shape, kernel: usize, stride: usize, padding: Padding) -> (usize, usize) {
+    match padding {
+        Padding::Valid => {
+            (window_count(input.height, kernel, stride), window_count(input.width, kernel, stride))
+        }
+        Padding::Same => (input.height.div_ceil(stride.max(1)), input.width.div_ceil(stride.max(1))),
+    }
+}
+
+/// How many windows of `size` moved by `stride` fit in `n` (0 if none).
+fn window_count(n: usize, size: usize, stride: usize) -> usize {
+    if size > n || stride == 0 { 0 } else { (n - size) / stride + 1 }
+}

@@ -1,0 +1,172 @@
+//! Backprop through convolution, pooling, dropout and flatten against finite differences.
+
+mod common;
+
+use common::{BOUND, EPS, check};
+use ndarray::Array2;
+use nndl::activation::Activation;
+use nndl::cost::Cost;
+use nndl::layers::{Init, LayerSpec, Shape, parse_arch};
+use nndl::network::Network;
+use nndl::optim::Regulariser;
+use rand::Rng as _;
+use rand_distr::{Distribution, StandardNormal};
+
+/// Checks `arch` (on inputs of `shape`) with log-likelihood over a softmax output, with and
+/// without L2/L1; returns the worst error.
+fn check_arch(arch: &str, shape: Shape, seed: u64) -> f64 {
+    let specs = parse_arch(arch, shape).unwrap_or_else(|e| panic!("{arch}: {e}"));
+    let classes = specs.last().unwrap().out_size();
+    let mut rng = nndl::seeded_rng(seed);
+    let mut worst = 0.0f64;
+    for &(lambda, l1) in &[(0.0, 0.0), (2.0, 1.0)] {
+        let m = 3;
+        // Shared weights put many ReLU z's in reach of one nudge: redraw until none is within
+        // it (|Δz| ≤ h·|x| ≈ 0.03); max-pooling kinks are left to the check to skip.
+        let (mut net, x) = (0..5000)
+            .map(|_| {
+                let mut net = Network::new(&specs, Cost::LogLikelihood, Init::Scaled, &mut rng).unwrap();
+                if l1 > 0.0 {
+                    // |w| has a kink at 0 too: keep the weights out of a nudge's reach of it.
+                    net.visit_params(&mut |mut p| {
+                        if p.regularised {
+                            p.value.mapv_inplace(
+                                |w| if w.abs() < 4.0 * EPS { 4.0 * EPS * w.signum() } else { w },
+                            )
+                        }
+                    });
+                }
+                let x = Array2::from_shape_simple_fn((m, shape.size()), || StandardNormal.sample(&mut rng));
+                (net, x)
+            })
+            .find(|(net, x)| {
+                let mut net = net.clone();
+                net.feedforward(x.view(), true);
+                net.layers.iter().all(|l| {
+                    l.activation() != Some(Activation::Relu)
+                        || l.weighted_input().iter().all(|z| z.abs() > 0.03)
+                })
+            })
+            .unwrap_or_else(|| panic!("{arch}: no draw clear of ReLU kinks"));
+        // Draw the dropout masks once, then keep them for backprop and every difference.
+        net.feedforward(x.view(), true);
+        net.layers.iter_mut().for_each(|l| l.freeze_randomness(true));
+        let mut y = Array2::zeros((m, classes));
+        for r in 0..m {
+            y[[r, rng.random_range(0..classes)]] = 1.0;
+        }
+        if std::env::var("GC_DEBUG").is_ok() {
+            eprintln!("checking {arch} λ {lambda} λ₁ {l1}");
+        }
+        let err = check(&mut net, &x, &y, &Regulariser { lambda, l1, n: 10 });
+        worst = worst.max(err);
+    }
+    worst
+}
+
+fn assert_all(cases: &[(&str, Shape)]) {
+    let mut failures = Vec::new();
+    for (i, &(arch, shape)) in cases.iter().enumerate() {
+        let err = check_arch(arch, shape, 100 + i as u64);
+        if err.is_nan() || err >= BOUND {
+            failures.push(format!("{arch} on {shape}: {err:.2e}"));
+        }
+    }
+    assert!(failures.is_empty(), "bound {BOUND}:\n{}", failures.join("\n"));
+}
+
+#[test]
+fn conv_strides_paddings_and_channels() {
+    let (one, two, three) = (Shape::new(1, 7, 7), Shape::new(2, 6, 6), Shape::new(3, 7, 5));
+    assert_all(&[
+        ("conv 2 3x3; softmax 3", one),
+        ("conv 2 3x3 same tanh; softmax 3", one),
+        ("conv 3 3x3 stride 2; softmax 3", one),
+        ("conv 2 2x2 stride 2 same; softmax 3", one),
+        ("conv 3 3x3 relu; softmax 4", two),
+        ("conv 2 4x4 stride 2 same tanh; softmax 2", two),
+        ("conv 2 3x3 stride 2 same; softmax 3", three),
+        ("conv 4 1x1 identity; softmax 3", three),
+        ("conv 2 3x3 tanh; conv 2 2x2 stride 2 same; softmax 3", three),
+    ]);
+}
+
+#[test]
+fn every_pooling_kind() {
+    let s = Shape::new(2, 8, 8);
+    assert_all(&[
+        ("conv 2 3x3 tanh; maxpool 2; softmax 3", s),
+        ("conv 2 3x3 tanh; avgpool 2; softmax 3", s),
+        ("conv 2 3x3 tanh; l2pool 2; softmax 3", s),
+        ("conv 2 3x3 tanh; maxpool 3 stride 1; softmax 3", s),
+        ("conv 2 3x3 sigmoid; avgpool 2 stride 1; softmax 3", s),
+        ("maxpool 2; softmax 3", s),
+    ]);
+}
+
+#[test]
+fn dropout_with_a_fixed_mask_and_flatten() {
+    let s = Shape::new(1, 6, 6);
+    assert_all(&[
+        ("dense 8 tanh; dropout 0.5; softmax 3", Shape::flat(5)),
+        ("conv 2 3x3 tanh; dropout 0.3; flatten; dense 5 sigmoid; dropout 0.5; softmax 3", s),
+    ]);
+}
+
+#[test]
+fn a_whole_conv_net() {
+    assert_all(&[(
+        "conv 3 3x3 tanh; maxpool 2; conv 4 2x2 sigmoid; avgpool 2; dense 6 relu; dropout 0.25; softmax 4",
+        Shape::new(1, 10, 10),
+    )]);
+}
+
+/// Dropout really drops: in training about p of the activations are zero and the rest scaled;
+/// at inference nothing changes.
+#[test]
+fn dropout_drops_only_while_training() {
+    let mut rng = nndl::seeded_rng(9);
+    let spec = LayerSpec::Dropout { input: Shape::flat(1000), p: 0.3 };
+    let mut layer = spec.build(Init::Scaled, &mut rng);
+    let x = Array2::<f32>::ones((4, 1000));
+    layer.forward(x.view(), true);
+    let zeros = layer.output().iter().filter(|&&v| v == 0.0).count() as f64 / 4000.0;
+    assert!((zeros - 0.3).abs() < 0.03, "{zeros}");
+    assert!(layer.output().iter().all(|&v| v == 0.0 || (v - 1.0 / 0.7).abs() < 1e-6));
+    layer.forward(x.view(), false);
+    assert!(layer.output().iter().all(|&v| v == 1.0));
+}
+
+#[test]
+fn conv_output_matches_a_direct_convolution() {
+    // One 3×3 filter over a 2-channel 5×5 input, stride 2, same padding, against the definition.
+    let spec = parse_arch("conv 1 3x3 stride 2 same identity", Shape::new(2, 5, 5)).unwrap();
+    let mut rng = nndl::seeded_rng(4);
+    let mut layer = spec[0].build(Init::Scaled, &mut rng);
+    let x = Array2::from_shape_fn((1, 50), |(_, i)| (i as f32 * 0.37).sin());
+    let mut w = Vec::new();
+    let mut b = 0.0;
+    layer.visit_params(&mut |p| {
+        if p.name == "weights" { w = p.value.iter().copied().collect() } else { b = p.value[[0]] }
+    });
+    layer.forward(x.view(), false);
+    let out = layer.output();
+    assert_eq!(out.ncols(), 9); // 3×3
+    for oy in 0..3 {
+        for ox in 0..3 {
+            let mut z = b;
+            for c in 0..2 {
+                for i in 0..3 {
+                    for j in 0..3 {
+                        let (y, xx) = ((oy * 2 + i) as isize - 1, (ox * 2 + j) as isize - 1);
+                        if (0..5).contains(&y) && (0..5).contains(&xx) {
+                            z += w[(c * 3 + i) * 3 + j] * x[[0, c * 25 + y as usize * 5 + xx as usize]];
+                        }
+                    }
+                }
+            }
+            assert!((out[[0, oy * 3 + ox]] - z).abs() < 1e-5);
+        }
+    }
+    let _ = Activation::Identity;
+}
