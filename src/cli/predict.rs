@@ -40,7 +40,11 @@ pub struct PredictArgs {
 #[derive(clap::Args)]
 pub struct SummaryArgs {
     /// A model saved by `nndl train --save`
-    model: PathBuf,
+    #[arg(required_unless_present = "arch")]
+    model: Option<PathBuf>,
+    /// An architecture to describe instead, in `nndl train --arch` form
+    #[arg(long, conflicts_with = "model")]
+    arch: Option<String>,
 }
 
 fn load_model(path: &Path) -> anyhow::Result<(Network, ModelInfo)> {
@@ -103,14 +107,15 @@ pub fn predict(args: PredictArgs) -> anyhow::Result<()> {
 }
 
 pub fn summary(args: SummaryArgs) -> anyhow::Result<()> {
-    let (net, info) = model_io::load(&args.model).with_context(|| "summary".to_string())?;
-    println!("model: {}  (cost: {})", args.model.display(), info.cost);
-    println!("{:<4} {:<34} {:>14} {:>12}", "#", "layer", "output shape", "parameters");
-    for (i, spec) in info.architecture.iter().enumerate() {
-        let shape = format!("[batch, {}]", spec.out_size());
-        println!("{:<4} {:<34} {:>14} {:>12}", i, spec.to_string(), shape, spec.param_count());
-    }
-    println!("total parameters: {}", net.param_count());
+    let Some(path) = args.model else {
+        let text = args.arch.expect("clap requires a model or --arch");
+        let specs = nndl::layers::parse_arch(&text, super::train::MNIST_SHAPE).context("--arch")?;
+        println!("{}", nndl::layers::summary_table(&specs));
+        return Ok(());
+    };
+    let (_, info) = model_io::load(&path)?;
+    println!("model: {}  (cost: {})", path.display(), info.cost);
+    println!("{}", nndl::layers::summary_table(&info.architecture));
     if let Some(acc) = info.training.get("test_accuracy").and_then(|v| v.as_f64()) {
         println!("test accuracy when saved: {:.2}%", 100.0 * acc);
     }

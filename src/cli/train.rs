@@ -5,7 +5,7 @@ use super::progress::EpochPrinter;
 use anyhow::{Context, bail};
 use nndl::activation::Activation;
 use nndl::cost::Cost;
-use nndl::layers::Init;
+use nndl::layers::{Init, LayerSpec, Shape, parse_arch};
 use nndl::model_io;
 use nndl::network::{Network, dense_specs};
 use nndl::optim::Regulariser;
@@ -36,15 +36,24 @@ pub struct TrainArgs {
     /// Neurons per layer, input first, e.g. 784,100,10
     #[arg(long, default_value = "784,30,10", value_delimiter = ',', help_heading = "Network")]
     layers: Vec<usize>,
+    /// Any architecture instead of --layers, e.g. "conv 20 5x5 relu; maxpool 2; dense 100 relu;
+    /// dropout 0.5; softmax 10" (layers: conv F KxK [stride S] [same|valid] [ACT], maxpool K,
+    /// avgpool K, l2pool K [stride S], dense N [ACT], softmax N, dropout P, flatten)
+    #[arg(long, conflicts_with_all = ["layers", "activation", "output"], help_heading = "Network")]
+    arch: Option<String>,
+    /// Print the layers, their output shapes and parameter counts before training
+    #[arg(long, help_heading = "Network")]
+    summary: bool,
     /// Hidden neurons: sigmoid, tanh, relu, identity
     #[arg(long, default_value = "sigmoid", help_heading = "Network")]
     activation: Activation,
-    /// Output neurons [default: softmax with log-likelihood, else sigmoid]
+    /// Output neurons [default: softmax with --cost log-likelihood, else sigmoid]
     #[arg(long, help_heading = "Network")]
     output: Option<Activation>,
-    /// Cost: quadratic, cross-entropy, log-likelihood
-    #[arg(long, default_value = "quadratic", help_heading = "Network")]
-    cost: Cost,
+    /// Cost: quadratic, cross-entropy, log-likelihood [default: log-likelihood for a softmax
+    /// output, else quadratic]
+    #[arg(long, help_heading = "Network")]
+    cost: Option<Cost>,
     /// Weight init: scaled = N(0,1/n_in), large = N(0,1) as in network.py (biases N(0,1) either way)
     #[arg(long, default_value = "scaled", help_heading = "Network")]
     init: Init,
@@ -97,6 +106,28 @@ pub struct TrainArgs {
     quiet: bool,
 }
 
+/// The layers from --arch, else from --layers/--activation/--output.
+pub fn architecture(args: &TrainArgs) -> anyhow::Result<Vec<LayerSpec>> {
+    if let Some(text) = &args.arch {
+        return parse_arch(text, MNIST_SHAPE).context("--arch");
+    }
+    let output = args.output.unwrap_or(if args.cost == Some(Cost::LogLikelihood) {
+        Activation::Softmax
+    } else {
+        Activation::Sigmoid
+    });
+    Ok(dense_specs(&args.layers, args.activation, output).context("--layers")?)
+}
+
+/// An MNIST digit as the first layer sees it.
+pub const MNIST_SHAPE: Shape = Shape { channels: 1, height: 28, width: 28 };
+
+/// `1×28×28 → conv 20 5x5 relu → maxpool 2 → … `
+pub fn describe(specs: &[LayerSpec]) -> String {
+    let input = specs.first().map_or(String::new(), |s| s.in_shape().to_string());
+    std::iter::once(input).chain(specs.iter().map(|s| s.to_string())).collect::<Vec<_>>().join(" → ")
+}
+
 fn parse_schedule(s: &str) -> Result<Schedule, String> {
     match s.split_once(':') {
         None if s == "constant" => Ok(Schedule::Constant),
@@ -140,13 +171,21 @@ fn parse_monitor(items: &[String]) -> anyhow::Result<Monitor> {
 
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     // Everything that can be wrong with the flags is found before any data is read.
-    let output = args.output.unwrap_or(if args.cost == Cost::LogLikelihood {
-        Activation::Softmax
+    let specs = architecture(&args)?;
+    let output = specs.last().and_then(|s| s.activation()).unwrap_or(Activation::Sigmoid);
+    let cost = args.cost.unwrap_or(if output == Activation::Softmax {
+        Cost::LogLikelihood
     } else {
-        Activation::Sigmoid
+        Cost::Quadratic
     });
-    let specs = dense_specs(&args.layers, args.activation, output).context("--layers")?;
-    Network::check(&specs, args.cost).context("--cost/--output")?;
+    Network::check(&specs, cost).context(if args.arch.is_some() {
+        "--arch/--cost"
+    } else {
+        "--cost/--output"
+    })?;
+    if args.summary {
+        println!("{}", nndl::layers::summary_table(&specs));
+    }
     let cfg = TrainConfig {
         epochs: args.epochs,
         batch_size: args.batch_size,
@@ -166,19 +205,11 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let mnist = super::data::load(&args.data, args.train_size, args.validation_size)?;
     let seed = args.seed.unwrap_or_else(rand::random);
     let mut rng = nndl::seeded_rng(seed);
-    let mut net = Network::new(&specs, args.cost, args.init, &mut rng)?;
-    let sizes = args.layers.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(",");
+    let mut net = Network::new(&specs, cost, args.init, &mut rng)?;
+    println!("network: {}", describe(&specs));
     println!(
-        "network [{sizes}] {} hidden, {output} output, {} cost, {} init; η {} m {} λ {} λ₁ {} μ {}; {} epochs; seed {seed}",
-        args.activation,
-        args.cost,
-        args.init,
-        cfg.eta,
-        cfg.batch_size,
-        cfg.lambda,
-        cfg.l1,
-        cfg.momentum,
-        cfg.epochs
+        "{cost} cost, {} init; η {} m {} λ {} λ₁ {} μ {}; {} epochs; seed {seed}",
+        args.init, cfg.eta, cfg.batch_size, cfg.lambda, cfg.l1, cfg.momentum, cfg.epochs
     );
     println!(
         "data: {} training, {} validation, {} test images",

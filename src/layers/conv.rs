@@ -83,26 +83,43 @@ impl Conv2d {
         self.weights.nrows()
     }
 
-    /// The input position (row, column) that output (oy, ox) sees through filter offset (i, j),
-    /// or `None` where that falls in the zero padding.
+    /// For filter offset `(i, j)`, each output row `oy` and the input row it reads (`None` in the
+    /// padding), and the range of output columns whose input column is inside the image, with
+    /// the input column of the first of them.
     #[inline]
-    fn source(&self, oy: usize, ox: usize, i: usize, j: usize) -> Option<usize> {
-        let y = (oy * self.stride + i).checked_sub(self.pad_top)?;
-        let x = (ox * self.stride + j).checked_sub(self.pad_left)?;
-        (y < self.input.height && x < self.input.width).then(|| y * self.input.width + x)
+    fn span(&self, oy: usize, i: usize, j: usize) -> Option<(usize, std::ops::Range<usize>, usize)> {
+        let (s, w) = (self.stride, self.input.width);
+        let y = (oy * s + i).checked_sub(self.pad_top).filter(|&y| y < self.input.height)?;
+        // ox is inside when 0 ≤ ox·s + j − pad_left < w
+        let first = self.pad_left.saturating_sub(j).div_ceil(s);
+        let end = ((w + self.pad_left).saturating_sub(j)).div_ceil(s).min(self.out_w);
+        (first < end).then(|| (y, first..end, first * s + j - self.pad_left))
     }
 
     /// im2col: `cols[(c,i,j), (oy,ox)] = x[c, oy·s + i − pad, ox·s + j − pad]` (0 in the padding).
     fn im2col(&self, x: &[f32], cols: &mut [f32]) {
-        let (k, hw, plane) = (self.kernel, self.out_h * self.out_w, self.input.height * self.input.width);
+        let (k, s, hw, plane) =
+            (self.kernel, self.stride, self.out_h * self.out_w, self.input.height * self.input.width);
         for c in 0..self.input.channels {
             let xc = &x[c * plane..(c + 1) * plane];
             for i in 0..k {
                 for j in 0..k {
                     let row = &mut cols[((c * k + i) * k + j) * hw..][..hw];
                     for oy in 0..self.out_h {
-                        for ox in 0..self.out_w {
-                            row[oy * self.out_w + ox] = self.source(oy, ox, i, j).map_or(0.0, |p| xc[p]);
+                        let out = &mut row[oy * self.out_w..(oy + 1) * self.out_w];
+                        let Some((y, inside, x0)) = self.span(oy, i, j) else {
+                            out.fill(0.0);
+                            continue;
+                        };
+                        out[..inside.start].fill(0.0);
+                        out[inside.end..].fill(0.0);
+                        let src = &xc[y * self.input.width + x0..];
+                        if s == 1 {
+                            out[inside.clone()].copy_from_slice(&src[..inside.len()]);
+                        } else {
+                            for (o, v) in out[inside].iter_mut().zip(src.iter().step_by(s)) {
+                                *o = *v;
+                            }
                         }
                     }
                 }
@@ -112,17 +129,19 @@ impl Conv2d {
 
     /// col2im: the adjoint of `im2col`, adding each column entry back to the input it came from.
     fn col2im_add(&self, dcols: &[f32], gx: &mut [f32]) {
-        let (k, hw, plane) = (self.kernel, self.out_h * self.out_w, self.input.height * self.input.width);
+        let (k, s, hw, plane) =
+            (self.kernel, self.stride, self.out_h * self.out_w, self.input.height * self.input.width);
         for c in 0..self.input.channels {
             let gc = &mut gx[c * plane..(c + 1) * plane];
             for i in 0..k {
                 for j in 0..k {
                     let row = &dcols[((c * k + i) * k + j) * hw..][..hw];
                     for oy in 0..self.out_h {
-                        for ox in 0..self.out_w {
-                            if let Some(p) = self.source(oy, ox, i, j) {
-                                gc[p] += row[oy * self.out_w + ox];
-                            }
+                        let Some((y, inside, x0)) = self.span(oy, i, j) else { continue };
+                        let from = &row[oy * self.out_w..][inside];
+                        let dst = &mut gc[y * self.input.width + x0..];
+                        for (d, v) in dst.iter_mut().step_by(s).zip(from) {
+                            *d += v;
                         }
                     }
                 }
@@ -164,15 +183,18 @@ impl Layer for Conv2d {
         }
         self.cols = cols;
         let mut z = rows_mut(&mut self.z, batch, f * hw);
+        let mut a = rows_mut(&mut self.a, batch, f * hw);
         for b in 0..batch {
             let mut zb = as_matrix_mut(z.view_mut(), b, f, hw);
             matmul(0.0, &mut zb, 1.0, &self.weights.view(), &as_matrix(self.cols.view(), b, fan_in, hw));
-            for (mut map, &bias) in zb.rows_mut().into_iter().zip(&self.biases) {
-                map += bias;
+            // z += b_f and a = σ(z), one feature map at a time while it is in cache
+            let ab = a.row_mut(b).into_slice().expect("contiguous");
+            let zb = zb.into_slice().expect("contiguous");
+            for ((zm, am), &bias) in zb.chunks_exact_mut(hw).zip(ab.chunks_exact_mut(hw)).zip(&self.biases) {
+                zm.iter_mut().for_each(|z| *z += bias);
+                self.activation.apply_row(zm, am);
             }
         }
-        let a = rows_mut(&mut self.a, batch, f * hw);
-        self.activation.apply(self.z.slice(s![..batch, ..]), a);
     }
 
     fn output(&self) -> ArrayView2<'_, f32> {

@@ -24,18 +24,17 @@ impl Pool {
         Pool { input, kind, size, stride, out, a: Array2::zeros((0, 0)), argmax: Vec::new(), batch: 0 }
     }
 
-    /// Calls `f(output index, input index of each window member)` for every window.
+    /// Calls `f(output index, input index of the window's top-left corner)` for every window;
+    /// the window's members are that index plus `i·W + j` for i, j < size.
     #[inline]
-    fn windows(&self, mut f: impl FnMut(usize, &mut dyn Iterator<Item = usize>)) {
+    fn windows(&self, mut f: impl FnMut(usize, usize)) {
         let (h, w) = (self.input.height, self.input.width);
+        let mut o = 0;
         for c in 0..self.input.channels {
             for oy in 0..self.out.height {
                 for ox in 0..self.out.width {
-                    let o = (c * self.out.height + oy) * self.out.width + ox;
-                    let (y0, x0) = (oy * self.stride, ox * self.stride);
-                    let mut members = (0..self.size)
-                        .flat_map(move |i| (0..self.size).map(move |j| (c * h + y0 + i) * w + x0 + j));
-                    f(o, &mut members);
+                    f(o, (c * h + oy * self.stride) * w + ox * self.stride);
+                    o += 1;
                 }
             }
         }
@@ -62,19 +61,22 @@ impl Layer for Pool {
                 let xb = xb.as_slice().expect("contiguous input rows");
                 let ab = a.row_mut(b).into_slice().expect("contiguous");
                 let best = &mut argmax[b * n_out..(b + 1) * n_out];
-                self.windows(|o, members| match self.kind {
+                let (size, w) = (self.size, self.input.width);
+                let rows = |corner: usize| (0..size).map(move |i| &xb[corner + i * w..corner + i * w + size]);
+                self.windows(|o, corner| match self.kind {
                     PoolKind::Max => {
-                        let first = members.next().expect("windows are not empty");
-                        let (mut at, mut max) = (first, xb[first]);
-                        for i in members {
-                            if xb[i] > max {
-                                (at, max) = (i, xb[i]);
+                        let (mut at, mut max) = (corner, xb[corner]);
+                        for i in 0..size {
+                            for (j, &v) in xb[corner + i * w..][..size].iter().enumerate() {
+                                if v > max {
+                                    (at, max) = (corner + i * w + j, v);
+                                }
                             }
                         }
                         (ab[o], best[o]) = (max, at as u32);
                     }
-                    PoolKind::Average => ab[o] = members.map(|i| xb[i]).sum::<f32>() / area,
-                    PoolKind::L2 => ab[o] = members.map(|i| xb[i] * xb[i]).sum::<f32>().sqrt(),
+                    PoolKind::Average => ab[o] = rows(corner).flatten().sum::<f32>() / area,
+                    PoolKind::L2 => ab[o] = rows(corner).flatten().map(|v| v * v).sum::<f32>().sqrt(),
                 });
             }
         }
@@ -109,12 +111,20 @@ impl Layer for Pool {
             let best = &self.argmax[b * n_out..(b + 1) * n_out];
             let gxb = gx.row_mut(b).into_slice().expect("contiguous");
             gxb.fill(0.0);
-            self.windows(|o, members| match self.kind {
-                PoolKind::Max => gxb[best[o] as usize] += gb[o],
-                PoolKind::Average => members.for_each(|i| gxb[i] += gb[o] / area),
-                PoolKind::L2 => {
-                    if ab[o] > 0.0 {
-                        members.for_each(|i| gxb[i] += gb[o] * xb[i] / ab[o]);
+            let (size, w) = (self.size, self.input.width);
+            self.windows(|o, corner| {
+                if self.kind == PoolKind::Max {
+                    gxb[best[o] as usize] += gb[o];
+                    return;
+                }
+                for i in 0..size {
+                    for j in 0..size {
+                        let at = corner + i * w + j;
+                        gxb[at] += match self.kind {
+                            PoolKind::Average => gb[o] / area,
+                            _ if ab[o] > 0.0 => gb[o] * xb[at] / ab[o],
+                            _ => 0.0,
+                        };
                     }
                 }
             });
