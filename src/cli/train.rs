@@ -116,7 +116,7 @@ pub fn architecture(args: &TrainArgs) -> anyhow::Result<Vec<LayerSpec>> {
     } else {
         Activation::Sigmoid
     });
-    Ok(dense_specs(&args.layers, args.activation, output).context("--layers")?)
+    dense_specs(&args.layers, args.activation, output).context("--layers")
 }
 
 /// An MNIST digit as the first layer sees it.

@@ -65,12 +65,15 @@ impl Layer for Pool {
                 let rows = |corner: usize| (0..size).map(move |i| &xb[corner + i * w..corner + i * w + size]);
                 self.windows(|o, corner| match self.kind {
                     PoolKind::Max => {
+                        // Branch-free: which input wins is data, and mispredicted branches
+                        // would cost more than the comparisons.
                         let (mut at, mut max) = (corner, xb[corner]);
                         for i in 0..size {
-                            for (j, &v) in xb[corner + i * w..][..size].iter().enumerate() {
-                                if v > max {
-                                    (at, max) = (corner + i * w + j, v);
-                                }
+                            let row = corner + i * w;
+                            for (j, &v) in xb[row..row + size].iter().enumerate() {
+                                let better = v > max;
+                                max = if better { v } else { max };
+                                at = if better { row + j } else { at };
                             }
                         }
                         (ab[o], best[o]) = (max, at as u32);
