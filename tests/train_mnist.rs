@@ -123,7 +123,7 @@ fn other_settings_learn_too() {
         (
             Cost::CrossEntropy,
             Activation::Sigmoid,
-            TrainConfig { epochs: 2, eta: 0.5, l1: 1.0, ..Default::default() },
+            TrainConfig { epochs: 2, eta: 0.1, l1: 1.0, ..Default::default() },
         ),
     ] {
         let mut rng = nndl::seeded_rng(2);
