@@ -14,6 +14,7 @@
 pub mod activation;
 pub mod cost;
 pub mod data;
+pub mod ensemble;
 pub mod image_io;
 pub mod layers;
 pub mod linalg;

@@ -82,6 +82,9 @@ pub struct TrainConfig {
     /// Stop when validation accuracy has not improved for this many epochs.
     pub early_stop: Option<usize>,
     pub monitor: Monitor,
+    /// Random distortions of each training image as it is drawn (`None`: the images as they are).
+    #[serde(default)]
+    pub augment: Option<crate::data::Augment>,
     /// Threads for evaluating the monitored figures (each mini-batch step stays on one).
     #[serde(default = "one")]
     pub threads: usize,
@@ -104,6 +107,7 @@ impl Default for TrainConfig {
             schedule: Schedule::Constant,
             early_stop: None,
             monitor: Monitor::default(),
+            augment: None,
             threads: 1,
         }
     }
@@ -253,6 +257,7 @@ pub fn train(
     let mut x = Array2::zeros((m, pixels));
     let mut y = Array2::zeros((m, classes));
     let mut indices: Vec<usize> = (0..n).collect();
+    let mut scratch = vec![0.0f32; pixels];
     let mut report = TrainReport::default();
     let watch = cfg.early_stop.is_some() || matches!(cfg.schedule, Schedule::Halve { .. });
     let (mut best, mut since_best) = (f64::NEG_INFINITY, 0usize);
@@ -269,6 +274,15 @@ pub fn train(
                 &mut x.as_slice_mut().unwrap()[..k * pixels],
                 &mut y.as_slice_mut().unwrap()[..k * classes],
             );
+            if let Some(aug) = &cfg.augment {
+                aug.apply(
+                    &mut x.as_slice_mut().unwrap()[..k * pixels],
+                    training.rows,
+                    training.cols,
+                    rng,
+                    &mut scratch,
+                );
+            }
             sgd.train_batch(net, x.slice(s![..k, ..]), y.slice(s![..k, ..]));
             if b % 64 == 63 {
                 observer.batches_done(b + 1);

@@ -12,7 +12,12 @@ use std::path::{Path, PathBuf};
 #[derive(clap::Args)]
 pub struct EvalArgs {
     /// A model saved by `nndl train --save`
-    model: PathBuf,
+    #[arg(required_unless_present = "ensemble")]
+    model: Option<PathBuf>,
+    /// Several models voting: each test image gets the digit most of them choose (ties: the
+    /// largest summed output)
+    #[arg(long, num_args = 2.., value_name = "MODEL", conflicts_with = "model")]
+    ensemble: Vec<PathBuf>,
     #[command(flatten)]
     data: DataArgs,
     /// Split the test set across N threads [default: all cores]
@@ -61,7 +66,8 @@ fn load_model(path: &Path) -> anyhow::Result<(Network, ModelInfo)> {
 }
 
 pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
-    let (mut net, _) = load_model(&args.model)?;
+    let Some(model) = &args.model else { return eval_ensemble(&args) };
+    let (mut net, _) = load_model(model)?;
     let mnist = super::data::load(&args.data, 50_000, 10_000)?;
     let threads = args.threads.unwrap_or_else(super::all_cores);
     let mut times = Vec::new();
@@ -73,7 +79,7 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
     }
     let test = test.expect("evaluated at least once");
     times.sort_by(f64::total_cmp);
-    println!("model: {}", args.model.display());
+    println!("model: {}", model.display());
     println!(
         "evaluated {} images in {:.4} s ({} thread{}{})",
         test.total,
@@ -84,6 +90,31 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
     );
     println!("test cost: {:.4} ({})", test.cost, net.cost);
     println!("test accuracy: {:.2}% ({} / {})", 100.0 * test.accuracy(), test.correct, test.total);
+    Ok(())
+}
+
+fn eval_ensemble(args: &EvalArgs) -> anyhow::Result<()> {
+    let mut nets = Vec::new();
+    for path in &args.ensemble {
+        nets.push(load_model(path)?.0);
+    }
+    let mnist = super::data::load(&args.data, 50_000, 10_000)?;
+    let outputs = nndl::ensemble::outputs(&mut nets, &mnist.test);
+    let labels = &mnist.test.labels;
+    let right = |answers: &[usize]| answers.iter().zip(labels).filter(|(a, l)| **a == **l as usize).count();
+    for (path, out) in args.ensemble.iter().zip(&outputs) {
+        let answers: Vec<usize> = out.rows().into_iter().map(|r| argmax(r.iter().copied())).collect();
+        println!("{}: {:.2}%", path.display(), 100.0 * right(&answers) as f64 / labels.len() as f64);
+    }
+    let votes = nndl::ensemble::vote(&outputs);
+    let correct = right(&votes);
+    println!(
+        "test accuracy: {:.2}% ({} / {}, ensemble of {})",
+        100.0 * correct as f64 / labels.len() as f64,
+        correct,
+        labels.len(),
+        nets.len()
+    );
     Ok(())
 }
 

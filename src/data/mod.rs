@@ -9,11 +9,13 @@
 //! # Ok(()) }
 //! ```
 //!
+//! - [`augment`]: the book's expansion by shifts, and random rotations/shifts per batch.
 //! - [`dataset`]: [`Dataset`] (images as bytes, batches as `f32`) and [`Mnist`].
 //! - [`idx`]: reading IDX files, gzip or raw, without trusting their headers.
 //! - [`download`]: fetching missing files from the mirrors, verified by SHA-256.
 //! - [`error`]: [`DataError`], one line per message, naming the file and the fix.
 
+pub mod augment;
 pub mod dataset;
 pub mod download;
 pub mod error;
@@ -21,6 +23,7 @@ pub mod idx;
 
 use std::path::{Path, PathBuf};
 
+pub use augment::{Augment, expand};
 pub use dataset::{CLASSES, Dataset, Mnist};
 pub use download::{
     FILES, MIRRORS, TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS, ensure_present,
