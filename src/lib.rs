@@ -41,3 +41,10 @@ pub fn seeded_rng(seed: u64) -> Rng {
     use rand::SeedableRng;
     Rng::seed_from_u64(seed)
 }
+
+/// Sets how many threads nndl's parallel parts (convolution over the examples of a batch) use,
+/// for the whole process. Call it before training; a later call changes nothing. Without it,
+/// all cores are used.
+pub fn set_threads(threads: usize) {
+    let _ = rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build_global();
+}

@@ -70,6 +70,7 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
     let (mut net, _) = load_model(model)?;
     let mnist = super::data::load(&args.data, 50_000, 10_000)?;
     let threads = args.threads.unwrap_or_else(super::all_cores);
+    nndl::set_threads(threads);
     let mut times = Vec::new();
     let mut test = None;
     for _ in 0..args.repeat.max(1) {

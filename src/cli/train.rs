@@ -94,8 +94,9 @@ pub struct TrainArgs {
     /// Stop after N epochs without validation-accuracy improvement
     #[arg(long, value_name = "N", help_heading = "Learning")]
     early_stop: Option<usize>,
-    /// Threads: each mini-batch step runs on one; evaluations (monitoring, test) are split
-    /// across N [default: all cores]. A seeded run is bit-identical for the same N.
+    /// Threads: convolutional layers share each mini-batch's examples among N, evaluations
+    /// (monitoring, test) split the images among N, dense layers at small mini-batches use one
+    /// [default: all cores]. A seeded run is bit-identical for the same N.
     #[arg(long, value_name = "N", value_parser = super::parse_threads, help_heading = "Learning")]
     threads: Option<usize>,
     /// Seed for initialisation and shuffling; the same seed gives the same run [default: random, printed]
@@ -235,6 +236,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         check_writable(path)?;
     }
 
+    nndl::set_threads(cfg.threads);
     let mut mnist = super::data::load(&args.data, args.train_size, args.validation_size)?;
     if args.expand {
         mnist.training = nndl::data::expand(&mnist.training);
