@@ -46,6 +46,24 @@ struct Part {
     dcols: Array2<f32>,
 }
 
+/// One thread's share of a forward pass: its examples' inputs and the rows it fills.
+struct ForwardPart<'a> {
+    x: ArrayView2<'a, f32>,
+    cols: ArrayViewMut2<'a, f32>,
+    z: ArrayViewMut2<'a, f32>,
+    a: ArrayViewMut2<'a, f32>,
+}
+
+/// One thread's share of a backward pass.
+struct BackwardPart<'a> {
+    delta: ArrayViewMut2<'a, f32>,
+    z: ArrayView2<'a, f32>,
+    a: ArrayView2<'a, f32>,
+    cols: ArrayView2<'a, f32>,
+    part: &'a mut Part,
+    gx: Option<ArrayViewMut2<'a, f32>>,
+}
+
 /// Where each filter position reads from.
 #[derive(Clone, Copy, Debug)]
 struct Geometry {
@@ -206,15 +224,13 @@ impl Layer for Conv2d {
         let mut cols = rows_mut(&mut self.cols, batch, fan_in * hw);
         let mut z = rows_mut(&mut self.z, batch, f * hw);
         let mut a = rows_mut(&mut self.a, batch, f * hw);
-        let parts: Vec<_> = x
+        let parts: Vec<ForwardPart> = x
             .axis_chunks_iter(Axis(0), chunk)
             .zip(cols.axis_chunks_iter_mut(Axis(0), chunk))
             .zip(z.axis_chunks_iter_mut(Axis(0), chunk).zip(a.axis_chunks_iter_mut(Axis(0), chunk)))
+            .map(|((x, cols), (z, a))| ForwardPart { x, cols, z, a })
             .collect();
-        let work = |((x, mut cols), (mut z, mut a)): (
-            (ArrayView2<f32>, ArrayViewMut2<f32>),
-            (ArrayViewMut2<f32>, ArrayViewMut2<f32>),
-        )| {
+        let work = |ForwardPart { x, mut cols, mut z, mut a }: ForwardPart| {
             for b in 0..x.nrows() {
                 let cols_b = cols.row_mut(b).into_slice().expect("contiguous");
                 geo.im2col(x.row(b).as_slice().expect("contiguous input rows"), cols_b);
@@ -276,16 +292,14 @@ impl Layer for Conv2d {
             Some(gx) => gx.axis_chunks_iter_mut(Axis(0), chunk).map(Some).collect(),
             None => (0..n_parts).map(|_| None).collect(),
         };
-        let work: Vec<_> = delta
+        let work: Vec<BackwardPart> = delta
             .axis_chunks_iter_mut(Axis(0), chunk)
             .zip(z.axis_chunks_iter(Axis(0), chunk).zip(a.axis_chunks_iter(Axis(0), chunk)))
             .zip(cols.axis_chunks_iter(Axis(0), chunk))
             .zip(self.parts.iter_mut().zip(gx_parts.drain(..)))
+            .map(|(((delta, (z, a)), cols), (part, gx))| BackwardPart { delta, z, a, cols, part, gx })
             .collect();
-        let run = |(((mut delta, (z, a)), cols), (part, gx)): (
-            ((ArrayViewMut2<f32>, (ArrayView2<f32>, ArrayView2<f32>)), ArrayView2<f32>),
-            (&mut Part, Option<ArrayViewMut2<f32>>),
-        )| {
+        let run = |BackwardPart { mut delta, z, a, cols, part, gx }: BackwardPart| {
             let mut gx = gx;
             if !grad_is_delta {
                 act.backprop(z, a, delta.view_mut());
