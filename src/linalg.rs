@@ -51,6 +51,99 @@ pub fn matmul(alpha: f32, c: &mut ArrayViewMut2<f32>, beta: f32, a: &ArrayView2<
     }
 }
 
+/// `c = a·bᵀ` for a few rows of `a: [m, k]` against the rows of `b: [n, k]`, both row-major and
+/// contiguous, as dot products of whole rows.
+///
+/// This is a dense layer's forward pass at mini-batch sizes (10×784 against 30×784): there a
+/// packing product spends more time arranging the operands than multiplying them. With
+/// AVX-512, blocks of 5 rows of `a` × 4 rows of `b` keep 20 vector accumulators busy along k;
+/// without AVX-512, this falls back to [`matmul`]. Measured on this project's machine:
+/// 10×784 · (30×784)ᵀ in 4.7 µs, against 10.5 µs through `gemm`.
+pub fn matmul_nt_rows(c: &mut ArrayViewMut2<f32>, a: &ArrayView2<f32>, b: &ArrayView2<f32>) {
+    let (m, k) = a.dim();
+    let (n, k2) = b.dim();
+    assert!(
+        k == k2 && c.dim() == (m, n),
+        "matmul_nt_rows shapes: [{m}, {k}]·[{n}, {k2}]ᵀ into {:?}",
+        c.dim()
+    );
+    #[cfg(target_arch = "x86_64")]
+    if let (Some(a), Some(b)) = (a.as_slice(), b.as_slice())
+        && m > 0
+        && n > 0
+        && std::arch::is_x86_feature_detected!("avx512f")
+    {
+        // SAFETY: the CPU has AVX-512F (checked above); a and b hold m and n rows of k.
+        return unsafe { nt_rows_avx512(c, a, b, m, n, k) };
+    }
+    matmul(0.0, c, 1.0, a, &b.t())
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn nt_rows_avx512(c: &mut ArrayViewMut2<f32>, a: &[f32], b: &[f32], m: usize, n: usize, k: usize) {
+    // 5 rows of `a` at a time when there are that many (20 accumulators, 9 loads per 20 FMAs),
+    // else 2.
+    if m >= 5 {
+        // SAFETY: the caller's checks hold.
+        unsafe { nt_block::<5, 4>(c, a, b, m, n, k) }
+    } else {
+        unsafe { nt_block::<2, 4>(c, a, b, m, n, k) }
+    }
+}
+
+/// R rows of `a` × C rows of `b` per block, in R·C vector accumulators along k.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn nt_block<const R: usize, const C: usize>(
+    c: &mut ArrayViewMut2<f32>,
+    a: &[f32],
+    b: &[f32],
+    m: usize,
+    n: usize,
+    k: usize,
+) {
+    use std::arch::x86_64::*;
+    const L: usize = 16;
+    let tail = k % L;
+    let mask: __mmask16 = ((1u32 << tail) - 1) as __mmask16;
+    for i in (0..m).step_by(R) {
+        // Past the last row, repeat it: the extra results are computed and dropped.
+        let ra: [*const f32; R] = std::array::from_fn(|r| a[(i + r).min(m - 1) * k..].as_ptr());
+        for j in (0..n).step_by(C) {
+            let rb: [*const f32; C] = std::array::from_fn(|q| b[(j + q).min(n - 1) * k..].as_ptr());
+            let mut acc = [[_mm512_setzero_ps(); C]; R];
+            let mut t = 0;
+            while t + L <= k {
+                // SAFETY: t + 16 ≤ k, inside each row.
+                let va = ra.map(|p| unsafe { _mm512_loadu_ps(p.add(t)) });
+                let vb = rb.map(|p| unsafe { _mm512_loadu_ps(p.add(t)) });
+                for r in 0..R {
+                    for q in 0..C {
+                        acc[r][q] = _mm512_fmadd_ps(va[r], vb[q], acc[r][q]);
+                    }
+                }
+                t += L;
+            }
+            if tail > 0 {
+                // SAFETY: the mask loads only the k − t elements left in each row.
+                let va = ra.map(|p| unsafe { _mm512_maskz_loadu_ps(mask, p.add(t)) });
+                let vb = rb.map(|p| unsafe { _mm512_maskz_loadu_ps(mask, p.add(t)) });
+                for r in 0..R {
+                    for q in 0..C {
+                        acc[r][q] = _mm512_fmadd_ps(va[r], vb[q], acc[r][q]);
+                    }
+                }
+            }
+            for r in 0..(m - i).min(R) {
+                for q in 0..(n - j).min(C) {
+                    c[[i + r, j + q]] = _mm512_reduce_add_ps(acc[r][q]);
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,6 +184,19 @@ mod tests {
                     let y = 0.5 * s - 2.0 * w;
                     assert!((x - y).abs() <= 1e-4 * (1.0 + y.abs()), "{m}x{k}x{n}: {x} vs {y}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn row_dot_products_agree_with_the_definition() {
+        for &(m, k, n) in &[(1, 1, 1), (10, 784, 30), (10, 30, 10), (3, 17, 7), (2, 16, 4), (5, 100, 9)] {
+            let (a, b) = (filled(m, k, 1), filled(n, k, 2));
+            let want = naive(&a.view(), &b.t());
+            let mut c = Array2::from_elem((m, n), f32::NAN);
+            matmul_nt_rows(&mut c.view_mut(), &a.view(), &b.view());
+            for (x, y) in c.iter().zip(&want) {
+                assert!((x - y).abs() <= 1e-4 * (1.0 + y.abs()), "{m}x{k}x{n}: {x} vs {y}");
             }
         }
     }

@@ -269,6 +269,9 @@ pub fn train(
         indices.shuffle(rng);
         for (b, batch) in indices.chunks(m).enumerate() {
             let k = batch.len();
+            if let Some(next) = indices.get((b + 1) * m..) {
+                training.prefetch(&next[..m.min(next.len())]);
+            }
             training.fill_batch(
                 batch,
                 &mut x.as_slice_mut().unwrap()[..k * pixels],

@@ -53,6 +53,25 @@ impl Dataset {
         self.fill(idx.iter().copied(), x, y);
     }
 
+    /// Hints the CPU to start fetching images `idx` into its caches (e.g. the next mini-batch's,
+    /// while this one trains): drawn in random order, each image is otherwise a wait on memory.
+    pub fn prefetch(&self, idx: &[usize]) {
+        #[cfg(target_arch = "x86_64")]
+        for &i in idx {
+            let image = self.image(i);
+            for offset in (0..image.len()).step_by(64) {
+                // SAFETY: a prefetch is only a hint; the address is inside `image`.
+                unsafe {
+                    std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                        image.as_ptr().add(offset).cast(),
+                    )
+                };
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = idx;
+    }
+
     /// Same as [`fill_batch`](Self::fill_batch) for the contiguous images `range`
     /// (for evaluation).
     pub fn fill_range(&self, range: Range<usize>, x: &mut [f32], y: &mut [f32]) {

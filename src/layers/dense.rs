@@ -3,7 +3,7 @@
 use super::{Init, Layer, LayerSpec, Param, rows_mut};
 use crate::Rng;
 use crate::activation::Activation;
-use crate::linalg::matmul;
+use crate::linalg::{matmul, matmul_nt_rows};
 use crate::optim::SgdStep;
 use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, s};
 use rand_distr::{Distribution, Normal, StandardNormal};
@@ -32,6 +32,11 @@ pub struct Dense {
     a: Array2<f32>,
     batch: usize,
 }
+
+/// Up to this many rows, the forward product goes through [`matmul_nt_rows`]. Measured with
+/// AVX-512, µs per product: 10 rows, 784→30: 4.7 against gemm's 10.5; 784→100: 9.6 against
+/// 27.6; but 100 rows, 784→30: 38.8 against 36.2.
+const SMALL_BATCH: usize = 32;
 
 impl Dense {
     /// Draws weights from N(0,1) or N(0,1/n_in) (`init`) and biases from N(0,1).
@@ -87,7 +92,12 @@ impl Layer for Dense {
         self.batch = batch;
         let n_out = self.n_out();
         let mut z = rows_mut(&mut self.z, batch, n_out);
-        matmul(0.0, &mut z, 1.0, &x, &self.weights.t());
+        if batch <= SMALL_BATCH {
+            // a mini-batch: dot products of whole rows beat a packing product here
+            matmul_nt_rows(&mut z, &x, &self.weights.view());
+        } else {
+            matmul(0.0, &mut z, 1.0, &x, &self.weights.t());
+        }
         let a = rows_mut(&mut self.a, batch, n_out);
         // z += b and a = σ(z) in one pass over the batch
         self.activation.apply_with_bias(self.biases.view(), z, a);
