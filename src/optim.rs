@@ -55,31 +55,87 @@ impl Regulariser {
     }
 }
 
-/// Stochastic gradient descent with optional momentum (chapter 3):
-/// v ← μv − η∇C, w ← w + v. With μ = 0 this is w ← w − η∇C, which with L2 reads as the
-/// book's w ← (1 − ηλ/n) w − (η/m) Σ_x ∂C_x/∂w.
+/// How a gradient becomes a step.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Rule {
+    /// w ← w − η∇C, or with momentum μ (chapter 3): v ← μv − η∇C, w ← w + v.
+    #[default]
+    Sgd,
+    /// Adam (Kingma & Ba, 2015): running means of the gradient (β₁) and of its square (β₂),
+    /// bias-corrected; w ← w − η m̂ / (√v̂ + ε).
+    Adam { beta1: f32, beta2: f32, eps: f32 },
+    /// RMSProp (Hinton's lecture 6e): v ← ρv + (1 − ρ)g², w ← w − η g / (√v + ε).
+    RmsProp { rho: f32, eps: f32 },
+}
+
+impl Rule {
+    /// Adam with the paper's defaults: β₁ = 0.9, β₂ = 0.999, ε = 10⁻⁸.
+    pub const ADAM: Rule = Rule::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8 };
+    /// RMSProp with ρ = 0.9, ε = 10⁻⁸.
+    pub const RMSPROP: Rule = Rule::RmsProp { rho: 0.9, eps: 1e-8 };
+
+    /// A learning rate that suits the rule when none is given: 3.0 for SGD (network.py's),
+    /// 0.001 for Adam and RMSProp.
+    pub fn default_eta(self) -> f32 {
+        match self {
+            Rule::Sgd => 3.0,
+            _ => 0.001,
+        }
+    }
+}
+
+/// Stochastic gradient descent over mini-batches, with one of the update [`Rule`]s, L1/L2
+/// regularisation, and optional clipping of the gradient's global norm.
+///
+/// Plain SGD with L2 reads as the book's w ← (1 − ηλ/n) w − (η/m) Σ_x ∂C_x/∂w.
 #[derive(Clone, Debug)]
 pub struct Sgd {
     /// η, the learning rate.
     pub eta: f32,
-    /// μ, the momentum coefficient (0 for plain SGD).
+    /// μ, the momentum coefficient (0 for plain SGD; only with [`Rule::Sgd`]).
     pub momentum: f32,
     pub regulariser: Regulariser,
-    /// One velocity per parameter tensor, made at the first step (only when μ > 0).
-    velocities: Vec<Vec<f32>>,
+    pub rule: Rule,
+    /// Scale the whole gradient down to this norm when it is longer (None: never).
+    pub clip: Option<f32>,
+    /// Per parameter tensor: velocities (momentum), or first and second moments (Adam,
+    /// RMSProp uses the second); made at the first step.
+    first: Vec<Vec<f32>>,
+    second: Vec<Vec<f32>>,
+    /// Steps taken (Adam's bias correction).
+    t: i32,
 }
 
 impl Sgd {
     pub fn new(eta: f32, momentum: f32, regulariser: Regulariser) -> Self {
-        Sgd { eta, momentum, regulariser, velocities: Vec::new() }
+        Sgd {
+            eta,
+            momentum,
+            regulariser,
+            rule: Rule::Sgd,
+            clip: None,
+            first: Vec::new(),
+            second: Vec::new(),
+            t: 0,
+        }
+    }
+
+    /// The same with another update rule and clipping.
+    pub fn with_rule(mut self, rule: Rule, clip: Option<f32>) -> Self {
+        self.rule = rule;
+        self.clip = clip;
+        self
     }
 
     /// Learns from one mini-batch `x: [m, in]`, `y: [m, out]`: backprop, then the update.
-    /// Plain SGD (no momentum, no L1) takes [`Network::train_step`], which folds the update
-    /// into backprop's last product; otherwise the gradients are formed and [`Sgd::step`] applies them.
+    /// Plain SGD (no momentum, no L1, no clipping) takes [`Network::train_step`], which folds
+    /// the update into backprop's last product; otherwise the gradients are formed and
+    /// [`Sgd::step`] applies them.
     pub fn train_batch(&mut self, net: &mut Network, x: ArrayView2<f32>, y: ArrayView2<f32>) {
         let m = x.nrows();
-        if self.momentum == 0.0 && self.regulariser.l1 == 0.0 {
+        if self.rule == Rule::Sgd && self.momentum == 0.0 && self.regulariser.l1 == 0.0 && self.clip.is_none()
+        {
             let n = self.regulariser.n.max(1) as f32;
             let step =
                 SgdStep { rate: self.eta / m as f32, decay: 1.0 - self.eta * self.regulariser.lambda / n };
@@ -90,31 +146,82 @@ impl Sgd {
         }
     }
 
+    /// The length of the whole gradient ∂C/∂(every parameter), regularisation included.
+    pub fn gradient_norm(&self, net: &mut Network, batch: usize) -> f32 {
+        let (reg, inv_batch) = (self.regulariser, 1.0 / batch as f32);
+        let mut sum = 0.0f64;
+        net.visit_params(&mut |p| {
+            for (&w, &g) in p.value.iter().zip(p.grad.iter()) {
+                let g = reg.gradient(w, g, inv_batch, p.regularised) as f64;
+                sum += g * g;
+            }
+        });
+        sum.sqrt() as f32
+    }
+
     /// Updates every parameter from the gradients backprop left for a mini-batch of `batch`
     /// examples. One pass over each parameter tensor; no allocation after the first step.
     pub fn step(&mut self, net: &mut Network, batch: usize) {
-        let (eta, mu, reg) = (self.eta, self.momentum, self.regulariser);
+        // Clipping: ∇C ← ∇C · min(1, clip/‖∇C‖), applied by scaling every gradient below.
+        let scale = match self.clip {
+            Some(clip) => {
+                let norm = self.gradient_norm(net, batch);
+                if norm > clip { clip / norm } else { 1.0 }
+            }
+            None => 1.0,
+        };
+        self.t += 1;
+        let (eta, mu, reg, rule, t) = (self.eta, self.momentum, self.regulariser, self.rule, self.t);
         let inv_batch = 1.0 / batch as f32;
+        let (first, second) = (&mut self.first, &mut self.second);
         let mut i = 0;
-        let velocities = &mut self.velocities;
         net.visit_params(&mut |mut p| {
             let r = p.regularised;
             let (w, g) =
                 (p.value.as_slice_mut().expect("contiguous"), p.grad.as_slice().expect("contiguous"));
-            if mu == 0.0 {
-                for (w, &g) in w.iter_mut().zip(g) {
-                    *w -= eta * reg.gradient(*w, g, inv_batch, r);
+            let grad = |w: f32, g: f32| scale * reg.gradient(w, g, inv_batch, r);
+            let state = |s: &mut Vec<Vec<f32>>| {
+                if s.len() <= i {
+                    s.resize_with(i + 1, Vec::new);
                 }
-            } else {
-                if velocities.len() <= i {
-                    velocities.resize_with(i + 1, Vec::new);
+                if s[i].len() != w.len() {
+                    s[i] = vec![0.0; w.len()]; // first step only
                 }
-                if velocities[i].len() != w.len() {
-                    velocities[i] = vec![0.0; w.len()]; // first step only
+                std::mem::take(&mut s[i])
+            };
+            match rule {
+                Rule::Sgd if mu == 0.0 => {
+                    for (w, &g) in w.iter_mut().zip(g) {
+                        *w -= eta * grad(*w, g);
+                    }
                 }
-                for ((w, &g), v) in w.iter_mut().zip(g).zip(velocities[i].iter_mut()) {
-                    *v = mu * *v - eta * reg.gradient(*w, g, inv_batch, r);
-                    *w += *v;
+                Rule::Sgd => {
+                    let mut v = state(first);
+                    for ((w, &g), v) in w.iter_mut().zip(g).zip(v.iter_mut()) {
+                        *v = mu * *v - eta * grad(*w, g);
+                        *w += *v;
+                    }
+                    first[i] = v;
+                }
+                Rule::Adam { beta1, beta2, eps } => {
+                    let (mut m1, mut m2) = (state(first), state(second));
+                    let (c1, c2) = (1.0 - beta1.powi(t), 1.0 - beta2.powi(t));
+                    for ((w, &g), (m1, m2)) in w.iter_mut().zip(g).zip(m1.iter_mut().zip(m2.iter_mut())) {
+                        let g = grad(*w, g);
+                        *m1 = beta1 * *m1 + (1.0 - beta1) * g;
+                        *m2 = beta2 * *m2 + (1.0 - beta2) * g * g;
+                        *w -= eta * (*m1 / c1) / ((*m2 / c2).sqrt() + eps);
+                    }
+                    (first[i], second[i]) = (m1, m2);
+                }
+                Rule::RmsProp { rho, eps } => {
+                    let mut m2 = state(second);
+                    for ((w, &g), m2) in w.iter_mut().zip(g).zip(m2.iter_mut()) {
+                        let g = grad(*w, g);
+                        *m2 = rho * *m2 + (1.0 - rho) * g * g;
+                        *w -= eta * g / (m2.sqrt() + eps);
+                    }
+                    second[i] = m2;
                 }
             }
             i += 1;
@@ -176,6 +283,79 @@ mod tests {
         let (got, want) = (params(&mut fused), params(&mut net));
         assert!(got.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-6), "{got:?}\n{want:?}");
         assert_eq!(got.len(), 4 * 5 + 4 + 3 * 4 + 3);
+    }
+
+    /// One-parameter checks of the rules against their formulas.
+    #[test]
+    fn adam_and_rmsprop_first_steps() {
+        use crate::{activation::Activation, cost::Cost, layers::Init, network::Network};
+        let mut rng = crate::seeded_rng(2);
+        let net0 = Network::dense(
+            &[3, 2],
+            Activation::Sigmoid,
+            Activation::Sigmoid,
+            Cost::Quadratic,
+            Init::Scaled,
+            &mut rng,
+        )
+        .unwrap();
+        let x = ndarray::array![[0.5f32, -1.0, 2.0]];
+        let y = ndarray::array![[1.0f32, 0.0]];
+        let params = |net: &mut Network| {
+            let mut v = Vec::new();
+            net.visit_params(&mut |p| v.extend(p.value.iter().copied()));
+            v
+        };
+        for rule in [Rule::ADAM, Rule::RMSPROP] {
+            let mut net = net0.clone();
+            let before = params(&mut net);
+            net.backprop(x.view(), y.view());
+            let mut g = Vec::new();
+            net.visit_params(&mut |p| g.extend(p.grad.iter().copied()));
+            let mut opt = Sgd::new(0.01, 0.0, Regulariser::default()).with_rule(rule, None);
+            opt.step(&mut net, 1);
+            for ((a, b), g) in params(&mut net).iter().zip(&before).zip(&g) {
+                // Adam's first step is η·sign(g) (m̂ = g, v̂ = g²); RMSProp's is η·g/(√0.1·|g|).
+                let want = match rule {
+                    Rule::Adam { .. } => 0.01 * g.signum(),
+                    _ => 0.01 * g / (0.1f32.sqrt() * g.abs() + 1e-8),
+                };
+                assert!((b - a - want).abs() < 1e-5, "{rule:?}: moved {} want {want}", b - a);
+            }
+        }
+    }
+
+    #[test]
+    fn clipping_bounds_the_step() {
+        use crate::{activation::Activation, cost::Cost, layers::Init, network::Network};
+        let mut rng = crate::seeded_rng(2);
+        let mut net = Network::dense(
+            &[3, 2],
+            Activation::Identity,
+            Activation::Identity,
+            Cost::Quadratic,
+            Init::Large,
+            &mut rng,
+        )
+        .unwrap();
+        let x = ndarray::array![[50.0f32, -80.0, 20.0]];
+        let y = ndarray::array![[1.0f32, 0.0]];
+        net.backprop(x.view(), y.view());
+        let opt = Sgd::new(1.0, 0.0, Regulariser::default()).with_rule(Rule::Sgd, Some(0.5));
+        assert!(opt.gradient_norm(&mut net, 1) > 1.0);
+        let mut before = Vec::new();
+        net.visit_params(&mut |p| before.extend(p.value.iter().copied()));
+        let mut opt = opt;
+        opt.step(&mut net, 1);
+        let mut moved = 0.0f32;
+        let mut k = 0;
+        net.visit_params(&mut |p| {
+            for v in p.value.iter() {
+                moved += (v - before[k]).powi(2);
+                k += 1;
+            }
+        });
+        assert!((moved.sqrt() - 0.5).abs() < 1e-4, "step length {}", moved.sqrt());
     }
 
     #[test]

@@ -82,6 +82,12 @@ pub struct TrainConfig {
     /// Stop when validation accuracy has not improved for this many epochs.
     pub early_stop: Option<usize>,
     pub monitor: Monitor,
+    /// How gradients become steps (SGD, Adam, RMSProp).
+    #[serde(default)]
+    pub optimizer: crate::optim::Rule,
+    /// Clip the gradient's global norm to this (None: never).
+    #[serde(default)]
+    pub clip: Option<f32>,
     /// Random distortions of each training image as it is drawn (`None`: the images as they are).
     #[serde(default)]
     pub augment: Option<crate::data::Augment>,
@@ -107,6 +113,8 @@ impl Default for TrainConfig {
             schedule: Schedule::Constant,
             early_stop: None,
             monitor: Monitor::default(),
+            optimizer: crate::optim::Rule::Sgd,
+            clip: None,
             augment: None,
             threads: 1,
         }
@@ -253,7 +261,7 @@ pub fn train(
     check(net, training, evaluation, cfg)?;
     let (n, m, pixels, classes) = (training.len(), cfg.batch_size, training.pixels(), net.out_size());
     let reg = Regulariser { lambda: cfg.lambda, l1: cfg.l1, n };
-    let mut sgd = Sgd::new(cfg.eta, cfg.momentum, reg);
+    let mut sgd = Sgd::new(cfg.eta, cfg.momentum, reg).with_rule(cfg.optimizer, cfg.clip);
     let mut x = Array2::zeros((m, pixels));
     let mut y = Array2::zeros((m, classes));
     let mut indices: Vec<usize> = (0..n).collect();
@@ -374,6 +382,15 @@ fn check(
     let non_negative = |v: f32| v.is_finite() && v >= 0.0;
     if !(non_negative(cfg.lambda) && non_negative(cfg.l1)) {
         return bad("--lambda/--l1", "must be zero or positive");
+    }
+    if cfg.clip.is_some_and(|c| !(c.is_finite() && c > 0.0)) {
+        return bad("--clip", "must be a positive number");
+    }
+    if cfg.momentum != 0.0 && cfg.optimizer != crate::optim::Rule::Sgd {
+        return bad(
+            "--momentum",
+            "applies to --optimizer sgd only (Adam and RMSProp keep their own averages)",
+        );
     }
     if !(0.0..1.0).contains(&cfg.momentum) {
         return bad("--momentum", "must be in [0, 1)");

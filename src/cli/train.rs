@@ -8,7 +8,7 @@ use nndl::cost::Cost;
 use nndl::layers::{Init, LayerSpec, Shape, parse_arch};
 use nndl::model_io;
 use nndl::network::{Network, dense_specs};
-use nndl::optim::Regulariser;
+use nndl::optim::{Regulariser, Rule};
 use nndl::train::{self, Monitor, Schedule, TrainConfig};
 use serde_json::json;
 use std::io::IsTerminal;
@@ -69,9 +69,15 @@ pub struct TrainArgs {
     #[arg(long, default_value = "scaled", help_heading = "Network")]
     init: Init,
 
-    /// Learning rate η
-    #[arg(long, default_value_t = 3.0, help_heading = "Learning")]
-    eta: f32,
+    /// Learning rate η [default: 3.0 for sgd, 0.001 for adam and rmsprop]
+    #[arg(long, help_heading = "Learning")]
+    eta: Option<f32>,
+    /// Update rule: sgd (with --momentum), adam (β₁ 0.9, β₂ 0.999, ε 1e-8) or rmsprop (ρ 0.9, ε 1e-8)
+    #[arg(long, default_value = "sgd", value_parser = parse_optimizer, help_heading = "Learning")]
+    optimizer: Rule,
+    /// Scale each mini-batch's gradient down to this global norm when it is longer
+    #[arg(long, value_name = "NORM", help_heading = "Learning")]
+    clip: Option<f32>,
     /// Epochs (passes over the training images)
     #[arg(long, default_value_t = 30, help_heading = "Learning")]
     epochs: usize,
@@ -138,6 +144,15 @@ pub const MNIST_SHAPE: Shape = Shape { channels: 1, height: 28, width: 28 };
 pub fn describe(specs: &[LayerSpec]) -> String {
     let input = specs.first().map_or(String::new(), |s| s.in_shape().to_string());
     std::iter::once(input).chain(specs.iter().map(|s| s.to_string())).collect::<Vec<_>>().join(" → ")
+}
+
+fn parse_optimizer(s: &str) -> Result<Rule, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "sgd" => Ok(Rule::Sgd),
+        "adam" => Ok(Rule::ADAM),
+        "rmsprop" => Ok(Rule::RMSPROP),
+        _ => Err(format!("'{s}' is not an optimizer (use sgd, adam or rmsprop)")),
+    }
 }
 
 fn parse_augment(s: &str) -> Result<nndl::data::Augment, String> {
@@ -222,10 +237,12 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let cfg = TrainConfig {
         epochs: args.epochs,
         batch_size: args.batch_size,
-        eta: args.eta,
+        eta: args.eta.unwrap_or(args.optimizer.default_eta()),
         lambda: args.lambda,
         l1: args.l1,
         momentum: args.momentum,
+        optimizer: args.optimizer,
+        clip: args.clip,
         schedule: args.schedule,
         early_stop: args.early_stop,
         monitor: parse_monitor(&args.monitor)?,
@@ -246,8 +263,20 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let mut net = Network::new(&specs, cost, args.init, &mut rng)?;
     println!("network: {}", describe(&specs));
     println!(
-        "{cost} cost, {} init; η {} m {} λ {} λ₁ {} μ {}; {} epochs; seed {seed}",
-        args.init, cfg.eta, cfg.batch_size, cfg.lambda, cfg.l1, cfg.momentum, cfg.epochs
+        "{cost} cost, {} init; {} η {} m {} λ {} λ₁ {} μ {}{}; {} epochs; seed {seed}",
+        args.init,
+        match cfg.optimizer {
+            Rule::Sgd => "sgd",
+            Rule::Adam { .. } => "adam",
+            Rule::RmsProp { .. } => "rmsprop",
+        },
+        cfg.eta,
+        cfg.batch_size,
+        cfg.lambda,
+        cfg.l1,
+        cfg.momentum,
+        cfg.clip.map_or(String::new(), |c| format!(" clip {c}")),
+        cfg.epochs
     );
     println!(
         "data: {} training, {} validation, {} test images",
