@@ -10,11 +10,12 @@
 //! | `softmax N` | N softmax neurons (`dense N softmax`) |
 //! | `dropout P` | drop each input with probability P while training |
 //! | `flatten` | images to vectors (optional: dense flattens by itself) |
+//! | `rnn H [seq\|last]`, `lstm H [seq\|last]` | H recurrent units over the input read as a sequence of its rows (an image: 28 steps of 28 pixels), giving every step's state (`seq`, the default when another recurrent layer follows) or the last step's |
 //!
 //! ACT is `sigmoid` (the default), `tanh`, `relu` or `identity`. Example, the book's chapter-6
 //! net: `conv 20 5x5 relu; maxpool 2; conv 40 5x5 relu; maxpool 2; dense 100 relu; dropout 0.5; softmax 10`.
 
-use super::{LayerSpec, Padding, PoolKind, Shape};
+use super::{Cell, LayerSpec, Padding, PoolKind, Shape};
 use crate::activation::Activation;
 use std::fmt::Write as _;
 use thiserror::Error;
@@ -36,15 +37,20 @@ pub fn parse_arch(text: &str, input: Shape) -> Result<Vec<LayerSpec>, ArchError>
     let mut specs = Vec::new();
     let mut shape = input;
     let mut shapes = format!("input {input}");
-    let parts = text.split([';', '\n']).map(str::trim).filter(|p| !p.is_empty());
-    for (i, part) in parts.enumerate() {
+    let parts: Vec<&str> = text.split([';', '\n']).map(str::trim).filter(|p| !p.is_empty()).collect();
+    for (i, &part) in parts.iter().enumerate() {
         let fail = |why: String, shapes: &str| ArchError {
             index: i + 1,
             text: part.to_string(),
             why,
             shapes: shapes.to_string(),
         };
-        let spec = parse_layer(part, shape).map_err(|why| fail(why, &shapes))?;
+        // A recurrent layer hands on its whole sequence when another recurrent layer follows.
+        let next_is_recurrent = parts.get(i + 1).is_some_and(|p| {
+            let w = p.split_whitespace().next().unwrap_or("").to_ascii_lowercase();
+            w == "rnn" || w == "lstm"
+        });
+        let spec = parse_layer(part, shape, next_is_recurrent).map_err(|why| fail(why, &shapes))?;
         if let Some(why) = spec.problem() {
             return Err(fail(why, &shapes));
         }
@@ -58,7 +64,7 @@ pub fn parse_arch(text: &str, input: Shape) -> Result<Vec<LayerSpec>, ArchError>
     Ok(specs)
 }
 
-fn parse_layer(text: &str, input: Shape) -> Result<LayerSpec, String> {
+fn parse_layer(text: &str, input: Shape, next_is_recurrent: bool) -> Result<LayerSpec, String> {
     let words: Vec<&str> = text.split_whitespace().collect();
     let number = |i: usize, what: &str| -> Result<usize, String> {
         let w = words.get(i).ok_or(format!("{what} is missing"))?;
@@ -143,9 +149,23 @@ fn parse_layer(text: &str, input: Shape) -> Result<LayerSpec, String> {
             LayerSpec::Dropout { input, p }
         }
         "flatten" => LayerSpec::Flatten { input },
+        "rnn" | "lstm" => {
+            let hidden = number(1, "the number of hidden units")?;
+            let sequence = match words.get(2).copied() {
+                None => next_is_recurrent,
+                Some("seq" | "sequence") => true,
+                Some("last") => false,
+                Some(w) => return Err(format!("'{w}': a recurrent layer takes 'seq' or 'last'")),
+            };
+            if words.len() > 3 {
+                return Err("a recurrent layer takes a size and 'seq' or 'last'".into());
+            }
+            let cell = if kind == "lstm" { Cell::Lstm } else { Cell::Rnn };
+            LayerSpec::Recurrent { cell, input, hidden, sequence }
+        }
         other => {
             return Err(format!(
-                "unknown layer '{other}' (use conv, maxpool, avgpool, l2pool, dense, softmax, dropout, flatten)"
+                "unknown layer '{other}' (use conv, maxpool, avgpool, l2pool, dense, softmax, dropout, flatten, rnn, lstm)"
             ));
         }
     };
@@ -193,6 +213,17 @@ mod tests {
         assert_eq!(specs[4], LayerSpec::Dense { inputs: 640, outputs: 100, activation: Activation::Relu });
         let table = summary_table(&specs);
         assert!(table.contains("total parameters: 85670"), "{table}");
+    }
+
+    #[test]
+    fn recurrent_layers_read_rows_and_stack() {
+        let specs = parse_arch("lstm 32; rnn 16; softmax 10", MNIST).unwrap();
+        let shapes: Vec<String> = specs.iter().map(|s| s.out_shape().to_string()).collect();
+        assert_eq!(shapes, ["1×28×32", "16", "10"]);
+        assert_eq!(specs[0].param_count(), 4 * 32 * (28 + 32 + 1));
+        assert_eq!(specs[1].param_count(), 16 * (32 + 16 + 1));
+        assert_eq!(specs[0].to_string(), "lstm 32 seq");
+        assert!(parse_arch("lstm 32 sideways; softmax 10", MNIST).is_err());
     }
 
     #[test]

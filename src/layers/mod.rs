@@ -11,6 +11,7 @@ mod dense;
 mod dropout;
 mod flatten;
 mod pool;
+mod recurrent;
 mod spec;
 
 pub use arch::{ArchError, parse_arch, summary_table};
@@ -19,6 +20,7 @@ pub use dense::Dense;
 pub use dropout::Dropout;
 pub use flatten::Flatten;
 pub use pool::Pool;
+pub use recurrent::{Cell, Recurrent};
 pub use spec::{LayerSpec, Padding, PoolKind, Shape};
 
 use crate::activation::Activation;

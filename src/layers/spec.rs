@@ -1,7 +1,7 @@
 //! What a layer is, apart from its numbers: kind, shapes, settings. Saved in model files and
 //! built into layers by [`LayerSpec::build`].
 
-use super::{Conv2d, Dense, Dropout, Flatten, Init, Layer, Pool};
+use super::{Cell, Conv2d, Dense, Dropout, Flatten, Init, Layer, Pool, Recurrent};
 use crate::Rng;
 use crate::activation::Activation;
 use serde::{Deserialize, Serialize};
@@ -91,6 +91,10 @@ pub enum LayerSpec {
     Dropout { input: Shape, p: f32 },
     /// Images to flat vectors (a change of view only).
     Flatten { input: Shape },
+    /// An RNN or LSTM with `hidden` units over the input read as `input.height` steps of
+    /// `input.channels · input.width` features; gives every step's hidden state (`sequence`) or
+    /// the last one's.
+    Recurrent { cell: Cell, input: Shape, hidden: usize, sequence: bool },
 }
 
 impl LayerSpec {
@@ -101,7 +105,8 @@ impl LayerSpec {
             LayerSpec::Conv { input, .. }
             | LayerSpec::Pool { input, .. }
             | LayerSpec::Dropout { input, .. }
-            | LayerSpec::Flatten { input } => input,
+            | LayerSpec::Flatten { input }
+            | LayerSpec::Recurrent { input, .. } => input,
         }
     }
 
@@ -120,6 +125,8 @@ impl LayerSpec {
             ),
             LayerSpec::Dropout { input, .. } => input,
             LayerSpec::Flatten { input } => Shape::flat(input.size()),
+            LayerSpec::Recurrent { input, hidden, sequence: true, .. } => Shape::new(1, input.height, hidden),
+            LayerSpec::Recurrent { hidden, .. } => Shape::flat(hidden),
         }
     }
 
@@ -146,6 +153,10 @@ impl LayerSpec {
             LayerSpec::Dense { inputs, outputs, .. } => inputs * outputs + outputs,
             LayerSpec::Conv { input, filters, kernel, .. } => {
                 filters * input.channels * kernel * kernel + filters
+            }
+            LayerSpec::Recurrent { cell, input, hidden, .. } => {
+                let gates = if cell == Cell::Lstm { 4 } else { 1 };
+                gates * hidden * (input.channels * input.width + hidden + 1)
             }
             _ => 0,
         }
@@ -176,6 +187,7 @@ impl LayerSpec {
                     None
                 }
             }
+            LayerSpec::Recurrent { hidden: 0, .. } => zero("the number of hidden units"),
             LayerSpec::Dropout { p, .. } if !(0.0..1.0).contains(&p) => {
                 Some(format!("the dropout probability must be in [0, 1), not {p}"))
             }
@@ -193,6 +205,7 @@ impl LayerSpec {
             LayerSpec::Pool { input, pool, size, stride } => Box::new(Pool::new(input, pool, size, stride)),
             LayerSpec::Dropout { input, p } => Box::new(Dropout::new(input, p, rng)),
             LayerSpec::Flatten { input } => Box::new(Flatten::new(input)),
+            LayerSpec::Recurrent { .. } => Box::new(Recurrent::new(self, init, rng)),
         }
     }
 }
@@ -228,6 +241,10 @@ impl fmt::Display for LayerSpec {
             }
             LayerSpec::Dropout { p, .. } => write!(f, "dropout {p}"),
             LayerSpec::Flatten { .. } => write!(f, "flatten"),
+            LayerSpec::Recurrent { cell, hidden, sequence, .. } => {
+                let name = if cell == Cell::Lstm { "lstm" } else { "rnn" };
+                write!(f, "{name} {hidden}{}", if sequence { " seq" } else { "" })
+            }
         }
     }
 }

@@ -1,0 +1,310 @@
+//! Recurrent layers (Qiu ch. 6; Colah, "Understanding LSTM Networks"): a hidden state fed back
+//! at every time step, trained by backpropagation through time (BPTT).
+//!
+//! A row of the input holds one example's whole sequence, step after step:
+//! `[batch, T·F]` is read as T steps of F features (an MNIST image: its 28 rows of 28 pixels).
+//! The output is every step's hidden state, `[batch, T·H]`, or only the last, `[batch, H]`.
+
+use super::{Init, Layer, LayerSpec, Param, Shape, rows_mut};
+use crate::Rng;
+use crate::activation::sigmoid;
+use crate::linalg::matmul;
+use crate::optim::SgdStep;
+use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis, s};
+use rand_distr::{Distribution, Normal};
+use serde::{Deserialize, Serialize};
+
+/// Which recurrent cell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Cell {
+    /// Elman: h_t = tanh(W x_t + U h_{t−1} + b).
+    Rnn,
+    /// Long short-term memory, four gates computed by one product per step.
+    Lstm,
+}
+
+impl Cell {
+    /// Rows of the weight matrices: one per hidden unit per gate.
+    fn gates(self) -> usize {
+        match self {
+            Cell::Rnn => 1,
+            Cell::Lstm => 4,
+        }
+    }
+}
+
+/// `[batch, T·F] -> [batch, T·H]` (`sequence`) or `[batch, H]`.
+///
+/// Parameters: `weights` W `[G·H, F]` on the input, `recurrent` U `[G·H, H]` on the previous
+/// hidden state, `biases` `[G·H]`, with G = 4 gates for the LSTM (in the order input i, forget
+/// f, candidate g, output o, as PyTorch) and 1 for the RNN.
+#[derive(Clone, Debug)]
+pub struct Recurrent {
+    cell: Cell,
+    input: Shape,
+    steps: usize,
+    features: usize,
+    hidden: usize,
+    sequence: bool,
+    pub weights: Array2<f32>,
+    pub recurrent: Array2<f32>,
+    pub biases: Array1<f32>,
+    pub nabla_w: Array2<f32>,
+    pub nabla_u: Array2<f32>,
+    pub nabla_b: Array1<f32>,
+    /// Per (example, step) row, `[batch·T, G·H]`: the gates after their nonlinearity
+    /// (i, f, g, o for the LSTM; h for the RNN). On the way back: ∂C/∂z of each gate.
+    gates: Array2<f32>,
+    /// `[batch·T, H]`: the cell state c_t (LSTM only).
+    cells: Array2<f32>,
+    /// `[batch·T, H]`: the hidden state h_t of every step.
+    hiddens: Array2<f32>,
+    /// `[batch, H]` scratch: ∂C/∂h_t and ∂C/∂c_t carried back from step t + 1.
+    dh: Array2<f32>,
+    dc: Array2<f32>,
+    /// The layer's output (a copy of the last step's h when not `sequence`).
+    out: Array2<f32>,
+    batch: usize,
+}
+
+impl Recurrent {
+    /// Weights N(0, 1/F) and N(0, 1/H) (or N(0,1) for `Init::Large`), biases 0 — except the
+    /// LSTM's forget gate, whose biases start at 1 so that the cell remembers from the start.
+    pub fn new(spec: &LayerSpec, init: Init, rng: &mut Rng) -> Self {
+        let LayerSpec::Recurrent { cell, input, hidden, sequence } = *spec else {
+            panic!("Recurrent::new needs a recurrent spec, got {spec}");
+        };
+        let (steps, features) = (input.height, input.channels * input.width);
+        let g = cell.gates() * hidden;
+        let mut draw = |rows: usize, cols: usize| {
+            let std = if init == Init::Large { 1.0 } else { 1.0 / (cols as f32).sqrt() };
+            let normal = Normal::new(0.0f32, std).expect("std is positive");
+            Array2::from_shape_simple_fn((rows, cols), || normal.sample(rng))
+        };
+        let (weights, recurrent) = (draw(g, features), draw(g, hidden));
+        let mut biases = Array1::zeros(g);
+        if cell == Cell::Lstm {
+            biases.slice_mut(s![hidden..2 * hidden]).fill(1.0);
+        }
+        Recurrent {
+            cell,
+            input,
+            steps,
+            features,
+            hidden,
+            sequence,
+            nabla_w: Array2::zeros(weights.raw_dim()),
+            nabla_u: Array2::zeros(recurrent.raw_dim()),
+            nabla_b: Array1::zeros(g),
+            weights,
+            recurrent,
+            biases,
+            gates: Array2::zeros((0, 0)),
+            cells: Array2::zeros((0, 0)),
+            hiddens: Array2::zeros((0, 0)),
+            dh: Array2::zeros((0, 0)),
+            dc: Array2::zeros((0, 0)),
+            out: Array2::zeros((0, 0)),
+            batch: 0,
+        }
+    }
+
+    /// The rows (one per example) of step t in a `[batch·T, n]` matrix.
+    fn step(m: ArrayView2<'_, f32>, t: usize, steps: usize) -> ArrayView2<'_, f32> {
+        m.slice_move(s![t..;steps, ..])
+    }
+}
+
+impl Layer for Recurrent {
+    fn spec(&self) -> LayerSpec {
+        LayerSpec::Recurrent {
+            cell: self.cell,
+            input: self.input,
+            hidden: self.hidden,
+            sequence: self.sequence,
+        }
+    }
+
+    /// For t = 1..T, with one product on the input for all steps and one per step on h_{t−1}:
+    ///
+    /// RNN:  h_t = tanh(W x_t + U h_{t−1} + b)
+    ///
+    /// LSTM: [i f g o] = W x_t + U h_{t−1} + b, then
+    ///       i = σ(i)  (input gate: how much of the candidate to write)
+    ///       f = σ(f)  (forget gate: how much of the old cell to keep)
+    ///       g = tanh(g) (candidate cell content)
+    ///       o = σ(o)  (output gate: how much of the cell to show)
+    ///       c_t = f ⊙ c_{t−1} + i ⊙ g,   h_t = o ⊙ tanh(c_t)
+    fn forward(&mut self, x: ArrayView2<f32>, _train: bool) {
+        let (batch, steps, h) = (x.nrows(), self.steps, self.hidden);
+        let g = self.cell.gates() * h;
+        self.batch = batch;
+        // All steps' input terms at once: rows (b, t) of x are contiguous, F each.
+        let xs = x.into_shape_with_order((batch * steps, self.features)).expect("rows are contiguous");
+        let mut gates = rows_mut(&mut self.gates, batch * steps, g);
+        matmul(0.0, &mut gates, 1.0, &xs, &self.weights.t());
+        gates += &self.biases;
+        let mut hiddens = rows_mut(&mut self.hiddens, batch * steps, h);
+        let mut cells = rows_mut(&mut self.cells, batch * steps, if self.cell == Cell::Lstm { h } else { 0 });
+        for t in 0..steps {
+            let mut z = gates.slice_mut(s![t..;steps, ..]);
+            if t > 0 {
+                let h_prev = hiddens.slice(s![t - 1..;steps, ..]);
+                matmul(1.0, &mut z, 1.0, &h_prev, &self.recurrent.t());
+            }
+            match self.cell {
+                Cell::Rnn => {
+                    z.mapv_inplace(f32::tanh);
+                    hiddens.slice_mut(s![t..;steps, ..]).assign(&z);
+                }
+                Cell::Lstm => {
+                    for b in 0..batch {
+                        let r = b * steps + t;
+                        let mut zr = z.row_mut(b);
+                        let zr = zr.as_slice_mut().expect("rows are contiguous");
+                        let (i, rest) = zr.split_at_mut(h);
+                        let (f, rest) = rest.split_at_mut(h);
+                        let (gg, o) = rest.split_at_mut(h);
+                        for k in 0..h {
+                            (i[k], f[k], gg[k], o[k]) =
+                                (sigmoid(i[k]), sigmoid(f[k]), gg[k].tanh(), sigmoid(o[k]));
+                            let c_prev = if t > 0 { cells[[r - 1, k]] } else { 0.0 };
+                            let c = f[k] * c_prev + i[k] * gg[k];
+                            cells[[r, k]] = c;
+                            hiddens[[r, k]] = o[k] * c.tanh();
+                        }
+                    }
+                }
+            }
+        }
+        let width = if self.sequence { steps * h } else { h };
+        let mut out = rows_mut(&mut self.out, batch, width);
+        if self.sequence {
+            out.assign(&hiddens.view().into_shape_with_order((batch, steps * h)).expect("contiguous"));
+        } else {
+            out.assign(&hiddens.slice(s![steps - 1..;steps, ..]));
+        }
+    }
+
+    fn output(&self) -> ArrayView2<'_, f32> {
+        self.out.slice(s![..self.batch, ..])
+    }
+
+    /// Backpropagation through time, from the last step to the first. With dh_t = ∂C/∂h_t
+    /// (from above, plus what step t + 1 sends back through U):
+    ///
+    /// RNN:  dz = dh_t ⊙ (1 − h_t²)
+    ///
+    /// LSTM: dc = dh_t ⊙ o ⊙ (1 − tanh² c_t) + (dc from step t + 1)
+    ///       dz_o = dh_t ⊙ tanh c_t ⊙ o(1 − o),   dz_i = dc ⊙ g ⊙ i(1 − i),
+    ///       dz_f = dc ⊙ c_{t−1} ⊙ f(1 − f),     dz_g = dc ⊙ i ⊙ (1 − g²),
+    ///       and step t − 1 gets dc ⊙ f.
+    ///
+    /// Then dh_{t−1} += dz·U, ∂C/∂U += dzᵀ·h_{t−1}; after the loop, for all steps at once,
+    /// ∂C/∂W = dZᵀ·X, ∂C/∂b = Σ dZ, ∂C/∂x = dZ·W.
+    fn backward(
+        &mut self,
+        x: ArrayView2<f32>,
+        grad: ArrayViewMut2<f32>,
+        _grad_is_delta: bool,
+        grad_x: Option<ArrayViewMut2<f32>>,
+        update: Option<&SgdStep>,
+    ) {
+        let (batch, steps, h) = (self.batch, self.steps, self.hidden);
+        let g = self.cell.gates() * h;
+        let mut dh = rows_mut(&mut self.dh, batch, h);
+        let mut dc = rows_mut(&mut self.dc, batch, h);
+        dh.fill(0.0);
+        dc.fill(0.0);
+        let mut gates = self.gates.slice_mut(s![..batch * steps, ..]);
+        let hiddens = self.hiddens.slice(s![..batch * steps, ..]);
+        self.nabla_u.fill(0.0);
+        for t in (0..steps).rev() {
+            // ∂C/∂h_t from the layer above
+            if self.sequence {
+                dh += &grad.slice(s![.., t * h..(t + 1) * h]);
+            } else if t == steps - 1 {
+                dh += &grad;
+            }
+            let mut z = gates.slice_mut(s![t..;steps, ..]);
+            match self.cell {
+                Cell::Rnn => {
+                    // z holds h_t: dz = dh ⊙ (1 − h²), written over it
+                    ndarray::Zip::from(&mut z).and(&dh).for_each(|z, &d| *z = d * (1.0 - *z * *z));
+                }
+                Cell::Lstm => {
+                    for b in 0..batch {
+                        let r = b * steps + t;
+                        let mut zr = z.row_mut(b);
+                        let zr = zr.as_slice_mut().expect("rows are contiguous");
+                        let (i, rest) = zr.split_at_mut(h);
+                        let (f, rest) = rest.split_at_mut(h);
+                        let (gg, o) = rest.split_at_mut(h);
+                        for k in 0..h {
+                            let c = self.cells[[r, k]];
+                            let c_prev = if t > 0 { self.cells[[r - 1, k]] } else { 0.0 };
+                            let tc = c.tanh();
+                            let d_h = dh[[b, k]];
+                            let d_c = d_h * o[k] * (1.0 - tc * tc) + dc[[b, k]];
+                            let (vi, vf, vg, vo) = (i[k], f[k], gg[k], o[k]);
+                            o[k] = d_h * tc * vo * (1.0 - vo);
+                            i[k] = d_c * vg * vi * (1.0 - vi);
+                            f[k] = d_c * c_prev * vf * (1.0 - vf);
+                            gg[k] = d_c * vi * (1.0 - vg * vg);
+                            dc[[b, k]] = d_c * vf;
+                        }
+                    }
+                }
+            }
+            // what step t − 1 receives through U, and U's gradient
+            if t > 0 {
+                let h_prev = Recurrent::step(hiddens, t - 1, steps);
+                matmul(1.0, &mut self.nabla_u.view_mut(), 1.0, &z.t(), &h_prev);
+                matmul(0.0, &mut dh, 1.0, &z.view(), &self.recurrent.view());
+            }
+        }
+        // dZ for every (example, step) is now in `gates`
+        let dz = gates.view();
+        let xs = x.into_shape_with_order((batch * steps, self.features)).expect("rows are contiguous");
+        matmul(0.0, &mut self.nabla_w.view_mut(), 1.0, &dz.t(), &xs);
+        self.nabla_b.assign(&dz.sum_axis(Axis(0)));
+        if let Some(gx) = grad_x {
+            let mut gx =
+                gx.into_shape_with_order((batch * steps, self.features)).expect("rows are contiguous");
+            matmul(0.0, &mut gx, 1.0, &dz, &self.weights.view());
+        }
+        debug_assert_eq!(dz.ncols(), g);
+        if let Some(step) = update {
+            for (w, nabla) in [(&mut self.weights, &self.nabla_w), (&mut self.recurrent, &self.nabla_u)] {
+                w.zip_mut_with(nabla, |w, &g| *w = step.decay * *w - step.rate * g);
+            }
+            self.biases.scaled_add(-step.rate, &self.nabla_b);
+        }
+    }
+
+    fn visit_params(&mut self, f: &mut dyn FnMut(Param<'_>)) {
+        f(Param {
+            name: "weights",
+            value: self.weights.view_mut().into_dyn(),
+            grad: self.nabla_w.view().into_dyn(),
+            regularised: true,
+        });
+        f(Param {
+            name: "recurrent",
+            value: self.recurrent.view_mut().into_dyn(),
+            grad: self.nabla_u.view().into_dyn(),
+            regularised: true,
+        });
+        f(Param {
+            name: "biases",
+            value: self.biases.view_mut().into_dyn(),
+            grad: self.nabla_b.view().into_dyn(),
+            regularised: false,
+        });
+    }
+
+    fn clone_box(&self) -> Box<dyn Layer> {
+        Box::new(self.clone())
+    }
+}
