@@ -7,15 +7,14 @@ use ndarray::{Array2, ArrayView2, s};
 
 /// Each network's outputs for every example of `data`, `[n, classes]` per network.
 pub fn outputs(nets: &mut [Network], data: &Dataset) -> Vec<Array2<f32>> {
-    const CHUNK: usize = 1000;
     nets.iter_mut()
         .map(|net| {
-            let classes = net.out_size();
+            let (classes, chunk) = (net.out_size(), crate::train::eval_chunk(net));
             let mut all = Array2::zeros((data.len(), classes));
-            let mut x = vec![0.0f32; CHUNK * data.pixels()];
-            let mut y = vec![0.0f32; CHUNK * classes];
-            for start in (0..data.len()).step_by(CHUNK) {
-                let end = (start + CHUNK).min(data.len());
+            let mut x = vec![0.0f32; chunk * data.pixels()];
+            let mut y = vec![0.0f32; chunk * classes];
+            for start in (0..data.len()).step_by(chunk) {
+                let end = (start + chunk).min(data.len());
                 let k = end - start;
                 data.fill_range(start..end, &mut x[..k * data.pixels()], &mut y[..k * classes]);
                 let xv =

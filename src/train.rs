@@ -170,8 +170,13 @@ impl Evaluation {
     }
 }
 
-/// Examples per forward pass when evaluating (large enough for efficient products).
-const EVAL_CHUNK: usize = 1000;
+/// Examples per forward pass when evaluating: up to 1000 (large enough for efficient
+/// products), fewer where a net keeps much per example (conv nets' im2col columns), so that a
+/// chunk's buffers stay near 16 MB per thread.
+pub(crate) fn eval_chunk(net: &Network) -> usize {
+    let per_example: usize = net.specs().iter().map(|s| s.floats_per_example()).sum();
+    (4_000_000 / per_example.max(1)).clamp(16, 1000)
+}
 
 /// Runs `data` through the network in chunks and counts the digits it gets right
 /// (the index of the largest output is the network's answer). One thread.
@@ -183,9 +188,10 @@ pub fn evaluate(net: &mut Network, data: &Dataset, reg: &Regulariser) -> Evaluat
 /// own copy of the network. The figures do not depend on the thread count except for the order
 /// in which the per-thread cost sums are added.
 pub fn evaluate_threads(net: &mut Network, data: &Dataset, reg: &Regulariser, threads: usize) -> Evaluation {
-    let chunks = data.len().div_ceil(EVAL_CHUNK);
+    let chunk = eval_chunk(net);
+    let chunks = data.len().div_ceil(chunk);
     let parts = threads.clamp(1, chunks.max(1));
-    let per_part = chunks.div_ceil(parts) * EVAL_CHUNK;
+    let per_part = chunks.div_ceil(parts) * chunk;
     let ranges: Vec<_> = (0..parts).map(|p| p * per_part..((p + 1) * per_part).min(data.len())).collect();
     let (cost, correct) = if parts == 1 {
         evaluate_range(net, data, 0..data.len())
@@ -209,10 +215,10 @@ pub fn evaluate_threads(net: &mut Network, data: &Dataset, reg: &Regulariser, th
     Evaluation { cost: cost / n + reg.penalty(net), correct, total: data.len() }
 }
 
-/// Summed cost and number right over `range` of `data`, `EVAL_CHUNK` examples per forward pass.
+/// Summed cost and number right over `range` of `data`, [`eval_chunk`] examples per forward pass.
 fn evaluate_range(net: &mut Network, data: &Dataset, range: std::ops::Range<usize>) -> (f64, usize) {
     let (pixels, classes) = (data.pixels(), net.out_size());
-    let chunk = EVAL_CHUNK.min(range.len()).max(1);
+    let chunk = eval_chunk(net).min(range.len()).max(1);
     let mut x = Array2::zeros((chunk, pixels));
     let mut y = Array2::zeros((chunk, classes));
     let (mut cost, mut correct) = (0.0f64, 0usize);

@@ -7,7 +7,7 @@
 
 use super::{Init, Layer, LayerSpec, Param, Shape, rows_mut};
 use crate::Rng;
-use crate::activation::sigmoid;
+use crate::activation::{sigmoid, tanh};
 use crate::linalg::matmul;
 use crate::optim::SgdStep;
 use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis, s};
@@ -116,6 +116,33 @@ impl Recurrent {
     }
 }
 
+/// One LSTM step for one example: gates through their nonlinearities, then
+/// c = f ⊙ c_prev + i ⊙ g and h = o ⊙ tanh(c). Slices of h numbers, so the loop vectorises.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn gate_step(
+    i: &mut [f32],
+    f: &mut [f32],
+    g: &mut [f32],
+    o: &mut [f32],
+    c_prev: &[f32],
+    c: &mut [f32],
+    h: &mut [f32],
+    has_prev: bool,
+) {
+    for k in 0..h.len() {
+        let (vi, vf, vg, vo) = (sigmoid(i[k]), sigmoid(f[k]), tanh(g[k]), sigmoid(o[k]));
+        (i[k], f[k], g[k], o[k]) = (vi, vf, vg, vo);
+        let prev = if has_prev { c_prev[k] } else { 0.0 };
+        c[k] = vf * prev + vi * vg;
+        h[k] = vo * tanh(c[k]);
+    }
+}
+
+/// Stands for c_{−1} = 0 (only its length is used; `gate_step` reads it only when there is a
+/// previous step).
+static ZEROS: [f32; 0] = [];
+
 impl Layer for Recurrent {
     fn spec(&self) -> LayerSpec {
         LayerSpec::Recurrent {
@@ -155,10 +182,12 @@ impl Layer for Recurrent {
             }
             match self.cell {
                 Cell::Rnn => {
-                    z.mapv_inplace(f32::tanh);
+                    z.mapv_inplace(tanh);
                     hiddens.slice_mut(s![t..;steps, ..]).assign(&z);
                 }
                 Cell::Lstm => {
+                    let cs = cells.as_slice_mut().expect("contiguous");
+                    let hs = hiddens.as_slice_mut().expect("contiguous");
                     for b in 0..batch {
                         let r = b * steps + t;
                         let mut zr = z.row_mut(b);
@@ -166,14 +195,12 @@ impl Layer for Recurrent {
                         let (i, rest) = zr.split_at_mut(h);
                         let (f, rest) = rest.split_at_mut(h);
                         let (gg, o) = rest.split_at_mut(h);
-                        for k in 0..h {
-                            (i[k], f[k], gg[k], o[k]) =
-                                (sigmoid(i[k]), sigmoid(f[k]), gg[k].tanh(), sigmoid(o[k]));
-                            let c_prev = if t > 0 { cells[[r - 1, k]] } else { 0.0 };
-                            let c = f[k] * c_prev + i[k] * gg[k];
-                            cells[[r, k]] = c;
-                            hiddens[[r, k]] = o[k] * c.tanh();
-                        }
+                        let (before, from_r) = cs.split_at_mut(r * h);
+                        let c_prev: &[f32] =
+                            if t > 0 { &before[(r - 1) * h..] } else { &ZEROS[..h.min(ZEROS.len())] };
+                        let c = &mut from_r[..h];
+                        let hr = &mut hs[r * h..(r + 1) * h];
+                        gate_step(i, f, gg, o, c_prev, c, hr, t > 0);
                     }
                 }
             }
@@ -234,6 +261,7 @@ impl Layer for Recurrent {
                     ndarray::Zip::from(&mut z).and(&dh).for_each(|z, &d| *z = d * (1.0 - *z * *z));
                 }
                 Cell::Lstm => {
+                    let cs = self.cells.as_slice().expect("contiguous");
                     for b in 0..batch {
                         let r = b * steps + t;
                         let mut zr = z.row_mut(b);
@@ -241,18 +269,25 @@ impl Layer for Recurrent {
                         let (i, rest) = zr.split_at_mut(h);
                         let (f, rest) = rest.split_at_mut(h);
                         let (gg, o) = rest.split_at_mut(h);
+                        let c = &cs[r * h..(r + 1) * h];
+                        let c_prev = if t > 0 { &cs[(r - 1) * h..r * h] } else { &cs[r * h..(r + 1) * h] };
+                        let mut dh_b = dh.row_mut(b);
+                        let mut dc_b = dc.row_mut(b);
+                        let (dh_b, dc_b) = (
+                            dh_b.as_slice_mut().expect("contiguous"),
+                            dc_b.as_slice_mut().expect("contiguous"),
+                        );
                         for k in 0..h {
-                            let c = self.cells[[r, k]];
-                            let c_prev = if t > 0 { self.cells[[r - 1, k]] } else { 0.0 };
-                            let tc = c.tanh();
-                            let d_h = dh[[b, k]];
-                            let d_c = d_h * o[k] * (1.0 - tc * tc) + dc[[b, k]];
+                            let tc = tanh(c[k]);
+                            let c_prev = if t > 0 { c_prev[k] } else { 0.0 };
+                            let d_h = dh_b[k];
+                            let d_c = d_h * o[k] * (1.0 - tc * tc) + dc_b[k];
                             let (vi, vf, vg, vo) = (i[k], f[k], gg[k], o[k]);
                             o[k] = d_h * tc * vo * (1.0 - vo);
                             i[k] = d_c * vg * vi * (1.0 - vi);
                             f[k] = d_c * c_prev * vf * (1.0 - vf);
                             gg[k] = d_c * vi * (1.0 - vg * vg);
-                            dc[[b, k]] = d_c * vf;
+                            dc_b[k] = d_c * vf;
                         }
                     }
                 }

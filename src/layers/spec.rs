@@ -162,6 +162,23 @@ impl LayerSpec {
         }
     }
 
+    /// Roughly how many f32 the layer keeps per example during a pass (activations, and
+    /// im2col columns or per-step gates): what sizes the evaluation chunks.
+    pub fn floats_per_example(&self) -> usize {
+        let out = 2 * self.out_size();
+        match *self {
+            LayerSpec::Conv { input, kernel, .. } => {
+                let positions = self.out_shape().height * self.out_shape().width;
+                out + input.channels * kernel * kernel * positions
+            }
+            LayerSpec::Recurrent { cell, input, hidden, .. } => {
+                let gates = if cell == Cell::Lstm { 4 } else { 1 };
+                out + input.height * (gates + 2) * hidden
+            }
+            _ => out,
+        }
+    }
+
     /// What is wrong with the settings, if anything (before any shape arithmetic is trusted).
     pub fn problem(&self) -> Option<String> {
         let zero = |what: &str| Some(format!("{what} must be at least 1"));
