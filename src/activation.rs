@@ -123,6 +123,7 @@ pub fn sigmoid(z: f32) -> f32 {
 /// in plain arithmetic so that whole layers vectorise (the C library's `tanhf` is one call,
 /// through `expm1f`, per number: half the time of an LSTM's training was spent there).
 #[inline(always)]
+#[allow(clippy::excessive_precision)] // the published coefficients, as given
 pub fn tanh(x: f32) -> f32 {
     // Beyond ±7.9053, tanh rounds to ±1 in f32.
     let x = x.clamp(-7.905_311, 7.905_311);
