@@ -21,6 +21,7 @@ pub mod linalg;
 pub mod model_io;
 pub mod network;
 pub mod optim;
+pub mod text;
 pub mod train;
 
 /// The names a user of the library needs most.

@@ -3,6 +3,7 @@
 mod data;
 mod predict;
 mod progress;
+mod text;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -26,6 +27,8 @@ struct Cli {
 enum Command {
     /// Train a network on MNIST (no flags: network.py's chapter-1 run)
     Train(Box<train::TrainArgs>),
+    /// Train a character-level language model (RNN or LSTM) on a text file, sampling as it learns
+    TrainText(text::TextArgs),
     /// Report a saved model's accuracy and cost on the 10,000 test images
     Eval(predict::EvalArgs),
     /// Classify PNG images of digits with a saved model
@@ -60,6 +63,7 @@ fn parse_threads(s: &str) -> Result<usize, String> {
 pub fn run() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Train(args) => train::run(*args),
+        Command::TrainText(args) => text::run(args),
         Command::Eval(args) => predict::eval(args),
         Command::Predict(args) => predict::predict(args),
         Command::Summary(args) => predict::summary(args),

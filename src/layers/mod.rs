@@ -13,6 +13,7 @@ mod flatten;
 mod pool;
 mod recurrent;
 mod spec;
+mod time_dense;
 
 pub use arch::{ArchError, parse_arch, summary_table};
 pub use conv::Conv2d;
@@ -22,6 +23,7 @@ pub use flatten::Flatten;
 pub use pool::Pool;
 pub use recurrent::{Cell, Recurrent};
 pub use spec::{LayerSpec, Padding, PoolKind, Shape};
+pub use time_dense::TimeDense;
 
 use crate::activation::Activation;
 use crate::optim::SgdStep;

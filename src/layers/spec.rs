@@ -1,7 +1,7 @@
 //! What a layer is, apart from its numbers: kind, shapes, settings. Saved in model files and
 //! built into layers by [`LayerSpec::build`].
 
-use super::{Cell, Conv2d, Dense, Dropout, Flatten, Init, Layer, Pool, Recurrent};
+use super::{Cell, Conv2d, Dense, Dropout, Flatten, Init, Layer, Pool, Recurrent, TimeDense};
 use crate::Rng;
 use crate::activation::Activation;
 use serde::{Deserialize, Serialize};
@@ -95,6 +95,8 @@ pub enum LayerSpec {
     /// `input.channels · input.width` features; gives every step's hidden state (`sequence`) or
     /// the last one's.
     Recurrent { cell: Cell, input: Shape, hidden: usize, sequence: bool },
+    /// The same dense layer applied to each of `steps` steps: `[batch, T·inputs] -> [batch, T·outputs]`.
+    TimeDense { steps: usize, inputs: usize, outputs: usize, activation: Activation },
 }
 
 impl LayerSpec {
@@ -102,6 +104,7 @@ impl LayerSpec {
     pub fn in_shape(&self) -> Shape {
         match *self {
             LayerSpec::Dense { inputs, .. } => Shape::flat(inputs),
+            LayerSpec::TimeDense { steps, inputs, .. } => Shape::new(1, steps, inputs),
             LayerSpec::Conv { input, .. }
             | LayerSpec::Pool { input, .. }
             | LayerSpec::Dropout { input, .. }
@@ -114,6 +117,7 @@ impl LayerSpec {
     pub fn out_shape(&self) -> Shape {
         match *self {
             LayerSpec::Dense { outputs, .. } => Shape::flat(outputs),
+            LayerSpec::TimeDense { steps, outputs, .. } => Shape::new(1, steps, outputs),
             LayerSpec::Conv { input, filters, kernel, stride, padding, .. } => {
                 let (h, w) = conv_out(input, kernel, stride, padding);
                 Shape::new(filters, h, w)
@@ -142,7 +146,9 @@ impl LayerSpec {
     /// The neurons' activation, if the layer has neurons.
     pub fn activation(&self) -> Option<Activation> {
         match *self {
-            LayerSpec::Dense { activation, .. } | LayerSpec::Conv { activation, .. } => Some(activation),
+            LayerSpec::Dense { activation, .. }
+            | LayerSpec::Conv { activation, .. }
+            | LayerSpec::TimeDense { activation, .. } => Some(activation),
             _ => None,
         }
     }
@@ -150,7 +156,9 @@ impl LayerSpec {
     /// Number of trainable numbers in the layer.
     pub fn param_count(&self) -> usize {
         match *self {
-            LayerSpec::Dense { inputs, outputs, .. } => inputs * outputs + outputs,
+            LayerSpec::Dense { inputs, outputs, .. } | LayerSpec::TimeDense { inputs, outputs, .. } => {
+                inputs * outputs + outputs
+            }
             LayerSpec::Conv { input, filters, kernel, .. } => {
                 filters * input.channels * kernel * kernel + filters
             }
@@ -223,6 +231,9 @@ impl LayerSpec {
             LayerSpec::Dropout { input, p } => Box::new(Dropout::new(input, p, rng)),
             LayerSpec::Flatten { input } => Box::new(Flatten::new(input)),
             LayerSpec::Recurrent { .. } => Box::new(Recurrent::new(self, init, rng)),
+            LayerSpec::TimeDense { steps, inputs, outputs, activation } => {
+                Box::new(TimeDense::new(steps, inputs, outputs, activation, init, rng))
+            }
         }
     }
 }
@@ -258,6 +269,9 @@ impl fmt::Display for LayerSpec {
             }
             LayerSpec::Dropout { p, .. } => write!(f, "dropout {p}"),
             LayerSpec::Flatten { .. } => write!(f, "flatten"),
+            LayerSpec::TimeDense { outputs, activation, .. } => {
+                write!(f, "dense {outputs} {activation} per step")
+            }
             LayerSpec::Recurrent { cell, hidden, sequence, .. } => {
                 let name = if cell == Cell::Lstm { "lstm" } else { "rnn" };
                 write!(f, "{name} {hidden}{}", if sequence { " seq" } else { "" })

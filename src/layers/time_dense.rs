@@ -1,0 +1,101 @@
+//! A dense layer applied to every step of a sequence, with the same weights at each step.
+
+use super::{Dense, Init, Layer, LayerSpec, Param};
+use crate::Rng;
+use crate::activation::Activation;
+use crate::optim::SgdStep;
+use ndarray::{ArrayView2, ArrayViewMut2};
+
+/// `[batch, T·H] -> [batch, T·N]`: step t's N outputs are `σ(W h_t + b)`. A softmax here is one
+/// distribution per step (the next character, in a language model). Rows of (example, step) are
+/// contiguous, so the whole thing is one [`Dense`] over `batch·T` rows.
+#[derive(Clone, Debug)]
+pub struct TimeDense {
+    steps: usize,
+    dense: Dense,
+    batch: usize,
+}
+
+impl TimeDense {
+    pub fn new(
+        steps: usize,
+        inputs: usize,
+        outputs: usize,
+        activation: Activation,
+        init: Init,
+        rng: &mut Rng,
+    ) -> Self {
+        TimeDense { steps, dense: Dense::new(inputs, outputs, activation, init, rng), batch: 0 }
+    }
+
+    fn per_step<'a>(&self, m: ArrayView2<'a, f32>) -> ArrayView2<'a, f32> {
+        let width = m.ncols() / self.steps;
+        m.into_shape_with_order((m.nrows() * self.steps, width)).expect("rows are contiguous")
+    }
+
+    fn per_example<'a>(&self, m: ArrayView2<'a, f32>) -> ArrayView2<'a, f32> {
+        let width = m.ncols() * self.steps;
+        m.into_shape_with_order((m.nrows() / self.steps, width)).expect("rows are contiguous")
+    }
+}
+
+fn per_step_mut(m: ArrayViewMut2<'_, f32>, steps: usize) -> ArrayViewMut2<'_, f32> {
+    let (rows, width) = (m.nrows() * steps, m.ncols() / steps);
+    m.into_shape_with_order((rows, width)).expect("rows are contiguous")
+}
+
+impl Layer for TimeDense {
+    fn spec(&self) -> LayerSpec {
+        LayerSpec::TimeDense {
+            steps: self.steps,
+            inputs: self.dense.n_in(),
+            outputs: self.dense.n_out(),
+            activation: self.dense.activation,
+        }
+    }
+
+    fn activation(&self) -> Option<Activation> {
+        Some(self.dense.activation)
+    }
+
+    fn forward(&mut self, x: ArrayView2<f32>, train: bool) {
+        self.batch = x.nrows();
+        let xs = self.per_step(x);
+        self.dense.forward(xs, train);
+    }
+
+    fn output(&self) -> ArrayView2<'_, f32> {
+        self.per_example(self.dense.output())
+    }
+
+    fn weighted_input(&self) -> ArrayView2<'_, f32> {
+        self.per_example(self.dense.weighted_input())
+    }
+
+    fn backward(
+        &mut self,
+        x: ArrayView2<f32>,
+        grad: ArrayViewMut2<f32>,
+        grad_is_delta: bool,
+        grad_x: Option<ArrayViewMut2<f32>>,
+        update: Option<&SgdStep>,
+    ) {
+        let steps = self.steps;
+        let xs = self.per_step(x);
+        self.dense.backward(
+            xs,
+            per_step_mut(grad, steps),
+            grad_is_delta,
+            grad_x.map(|g| per_step_mut(g, steps)),
+            update,
+        );
+    }
+
+    fn visit_params(&mut self, f: &mut dyn FnMut(Param<'_>)) {
+        self.dense.visit_params(f);
+    }
+
+    fn clone_box(&self) -> Box<dyn Layer> {
+        Box::new(self.clone())
+    }
+}

@@ -1,0 +1,280 @@
+//! A character-level language model: read a text, learn to predict each next character with a
+//! recurrent net, and write new text one sampled character at a time (many-to-many use of
+//! the recurrent layers).
+
+use crate::Rng;
+use crate::cost::Cost;
+use crate::layers::{Cell, Init, LayerSpec, Shape};
+use crate::network::Network;
+use crate::optim::{Regulariser, Rule, Sgd};
+use ndarray::{Array2, s};
+use rand::Rng as _;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// Why a text cannot be learned from.
+#[derive(Debug, Error, PartialEq)]
+pub enum TextError {
+    #[error("the text has {chars} characters; give at least {needed} (two sequences of --seq-len + 1)")]
+    TooShort { chars: usize, needed: usize },
+    #[error("the text uses only one distinct character; there is nothing to predict")]
+    OneSymbol,
+    #[error("{0}")]
+    Config(String),
+}
+
+/// A text as indices into its alphabet (the distinct characters, sorted).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Corpus {
+    pub vocab: Vec<char>,
+    pub ids: Vec<u32>,
+}
+
+impl Corpus {
+    pub fn new(text: &str) -> Result<Self, TextError> {
+        let mut vocab: Vec<char> = text.chars().collect();
+        vocab.sort_unstable();
+        vocab.dedup();
+        if vocab.len() < 2 {
+            return Err(TextError::OneSymbol);
+        }
+        let ids = text.chars().map(|c| vocab.binary_search(&c).expect("in the vocabulary") as u32).collect();
+        Ok(Corpus { vocab, ids })
+    }
+
+    /// The alphabet's size V: one-hot inputs and outputs are V wide.
+    pub fn symbols(&self) -> usize {
+        self.vocab.len()
+    }
+}
+
+/// How to train a language model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TextConfig {
+    pub cell: Cell,
+    /// Hidden units of the recurrent layer.
+    pub hidden: usize,
+    /// Characters per training sequence (steps of backpropagation through time).
+    pub seq_len: usize,
+    pub batch_size: usize,
+    pub epochs: usize,
+    pub eta: f32,
+    pub optimizer: Rule,
+    pub clip: Option<f32>,
+    /// Characters to sample after each epoch.
+    pub sample_len: usize,
+    /// Sampling temperature: below 1 picks likelier characters, above 1 adds variety.
+    pub temperature: f32,
+}
+
+impl Default for TextConfig {
+    fn default() -> Self {
+        TextConfig {
+            cell: Cell::Lstm,
+            hidden: 128,
+            seq_len: 32,
+            batch_size: 16,
+            epochs: 10,
+            eta: 0.002,
+            optimizer: Rule::ADAM,
+            clip: Some(5.0),
+            sample_len: 200,
+            temperature: 0.8,
+        }
+    }
+}
+
+/// One epoch's figures: mean cross-entropy per character (nats) on training and held-out text,
+/// and a sample.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TextEpoch {
+    pub epoch: usize,
+    pub train_loss: f64,
+    pub validation_loss: Option<f64>,
+    pub seconds: f64,
+    pub sample: String,
+}
+
+/// The net: `rnn|lstm H seq` over T steps of V one-hot features, then a softmax over V at each step.
+pub fn model_specs(cfg: &TextConfig, symbols: usize) -> Vec<LayerSpec> {
+    let t = cfg.seq_len;
+    vec![
+        LayerSpec::Recurrent {
+            cell: cfg.cell,
+            input: Shape::new(1, t, symbols),
+            hidden: cfg.hidden,
+            sequence: true,
+        },
+        LayerSpec::TimeDense {
+            steps: t,
+            inputs: cfg.hidden,
+            outputs: symbols,
+            activation: crate::activation::Activation::Softmax,
+        },
+    ]
+}
+
+/// Writes windows `starts` of the corpus as one-hot inputs `x` (characters s..s+T) and targets
+/// `y` (the characters one later), each `[batch, T·V]`.
+fn fill(ids: &[u32], starts: &[usize], t: usize, v: usize, x: &mut Array2<f32>, y: &mut Array2<f32>) {
+    x.fill(0.0);
+    y.fill(0.0);
+    for (b, &s) in starts.iter().enumerate() {
+        for k in 0..t {
+            x[[b, k * v + ids[s + k] as usize]] = 1.0;
+            y[[b, k * v + ids[s + k + 1] as usize]] = 1.0;
+        }
+    }
+}
+
+/// Trains `net` (from [`model_specs`]) on `corpus`: the first 90% for training, in random
+/// windows; the last 10% for the validation loss. Calls `each` after every epoch.
+pub fn train_text(
+    net: &mut Network,
+    corpus: &Corpus,
+    cfg: &TextConfig,
+    rng: &mut Rng,
+    each: &mut dyn FnMut(&TextEpoch),
+) -> Result<Vec<TextEpoch>, TextError> {
+    let (t, v, m) = (cfg.seq_len, corpus.symbols(), cfg.batch_size);
+    let needed = 2 * (t + 1);
+    if corpus.ids.len() < needed {
+        return Err(TextError::TooShort { chars: corpus.ids.len(), needed });
+    }
+    if t == 0 || m == 0 || cfg.hidden == 0 {
+        return Err(TextError::Config("--seq-len, --batch-size and --hidden must be at least 1".into()));
+    }
+    let split = (corpus.ids.len() * 9 / 10).max(t + 1);
+    let (train, held) = corpus.ids.split_at(split);
+    let windows = train.len() - t; // start positions with a full target
+    let batches = (train.len() / (m * t)).max(1);
+    let mut sgd = Sgd::new(cfg.eta, 0.0, Regulariser::default()).with_rule(cfg.optimizer, cfg.clip);
+    let (mut x, mut y) = (Array2::zeros((m, t * v)), Array2::zeros((m, t * v)));
+    let mut starts = vec![0usize; m];
+    let mut history = Vec::new();
+    for epoch in 1..=cfg.epochs {
+        let started = std::time::Instant::now();
+        let mut loss = 0.0;
+        for _ in 0..batches {
+            starts.iter_mut().for_each(|s| *s = rng.random_range(0..windows));
+            fill(train, &starts, t, v, &mut x, &mut y);
+            sgd.train_batch(net, x.view(), y.view());
+            // the loss of this batch, before the step (the forward pass backprop just made)
+            let out = net.layers[net.layers.len() - 1].output();
+            loss += Cost::LogLikelihood.total(out, y.view()) / (m * t) as f64;
+        }
+        if !net.is_finite() {
+            return Err(TextError::Config(format!(
+                "training diverged in epoch {epoch}; lower --eta or set --clip"
+            )));
+        }
+        let validation_loss = held_out_loss(net, held, t, v);
+        let record = TextEpoch {
+            epoch,
+            train_loss: loss / batches as f64,
+            validation_loss,
+            seconds: started.elapsed().as_secs_f64(),
+            sample: sample(net, corpus, cfg, rng),
+        };
+        each(&record);
+        history.push(record);
+    }
+    Ok(history)
+}
+
+/// Mean loss per character over the held-out text, in consecutive windows (None if too short).
+fn held_out_loss(net: &mut Network, held: &[u32], t: usize, v: usize) -> Option<f64> {
+    let windows: Vec<usize> = (0..held.len().saturating_sub(t)).step_by(t).take(256).collect();
+    if windows.is_empty() {
+        return None;
+    }
+    let (mut x, mut y) = (Array2::zeros((windows.len(), t * v)), Array2::zeros((windows.len(), t * v)));
+    fill(held, &windows, t, v, &mut x, &mut y);
+    let out = net.feedforward(x.view(), false);
+    Some(Cost::LogLikelihood.total(out, y.view()) / (windows.len() * t) as f64)
+}
+
+/// New text: starting from a random window of the corpus, repeatedly run the net over the last
+/// T characters and draw the next from its distribution at the last step (sharpened or
+/// flattened by the temperature).
+pub fn sample(net: &mut Network, corpus: &Corpus, cfg: &TextConfig, rng: &mut Rng) -> String {
+    let (t, v) = (cfg.seq_len, corpus.symbols());
+    let start = rng.random_range(0..corpus.ids.len() - t);
+    let mut context: Vec<u32> = corpus.ids[start..start + t].to_vec();
+    let mut out = String::new();
+    let mut x = Array2::zeros((1, t * v));
+    for _ in 0..cfg.sample_len {
+        x.fill(0.0);
+        for (k, &id) in context[context.len() - t..].iter().enumerate() {
+            x[[0, k * v + id as usize]] = 1.0;
+        }
+        let probs = net.feedforward(x.view(), false);
+        let last = probs.slice(s![0, (t - 1) * v..]);
+        // p_i^(1/T), renormalised
+        let weights: Vec<f64> =
+            last.iter().map(|&p| (p.max(1e-30) as f64).powf(1.0 / cfg.temperature as f64)).collect();
+        let total: f64 = weights.iter().sum();
+        let mut r = rng.random::<f64>() * total;
+        let mut next = v - 1;
+        for (i, w) in weights.iter().enumerate() {
+            if r < *w {
+                next = i;
+                break;
+            }
+            r -= w;
+        }
+        context.push(next as u32);
+        out.push(corpus.vocab[next]);
+    }
+    out
+}
+
+/// Builds the language model for `corpus` with fresh weights.
+pub fn new_model(corpus: &Corpus, cfg: &TextConfig, rng: &mut Rng) -> Network {
+    Network::new(&model_specs(cfg, corpus.symbols()), Cost::LogLikelihood, Init::Scaled, rng)
+        .expect("the language model's layers fit together")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_language_model_learns_a_repetitive_text() {
+        let text = "the cat sat on the mat. ".repeat(40);
+        let corpus = Corpus::new(&text).unwrap();
+        assert_eq!(corpus.symbols(), 11); // "the cat sat on the mat. " has 10 letters + space... and '.'
+        let cfg = TextConfig {
+            hidden: 24,
+            seq_len: 12,
+            batch_size: 8,
+            epochs: 30,
+            eta: 0.01,
+            sample_len: 60,
+            ..Default::default()
+        };
+        let mut rng = crate::seeded_rng(3);
+        let mut net = new_model(&corpus, &cfg, &mut rng);
+        let history = train_text(&mut net, &corpus, &cfg, &mut rng, &mut |e| println!("{e:?}")).unwrap();
+        let (first, last) = (history[0].train_loss, history.last().unwrap().train_loss);
+        assert!(last < 0.5 * first, "loss {first} -> {last}");
+        assert!(history.last().unwrap().validation_loss.unwrap() < 0.5);
+        let sample = &history.last().unwrap().sample;
+        assert_eq!(sample.chars().count(), 60);
+        assert!(sample.contains("the ") || sample.contains("at "), "{sample}");
+        assert!(sample.chars().all(|c| corpus.vocab.contains(&c)));
+    }
+
+    #[test]
+    fn texts_too_short_or_of_one_symbol_are_refused() {
+        assert_eq!(Corpus::new("aaaa"), Err(TextError::OneSymbol));
+        let corpus = Corpus::new("abcabc").unwrap();
+        let cfg = TextConfig { seq_len: 8, ..Default::default() };
+        let mut rng = crate::seeded_rng(1);
+        let mut net = new_model(&corpus, &cfg, &mut rng);
+        assert!(matches!(
+            train_text(&mut net, &corpus, &cfg, &mut rng, &mut |_| {}),
+            Err(TextError::TooShort { .. })
+        ));
+    }
+}
