@@ -17,7 +17,11 @@ use rand::seq::SliceRandom;
 
 const BITS: usize = 10;
 
-fn parity_data() -> ((Array2<f32>, Array2<f32>), (Array2<f32>, Array2<f32>)) {
+/// Inputs and one-hot answers.
+type Set = (Array2<f32>, Array2<f32>);
+
+/// Half of all 10-bit sequences for training, the other half for testing.
+fn parity_data() -> (Set, Set) {
     let mut all: Vec<usize> = (0..1 << BITS).collect();
     all.shuffle(&mut nndl::seeded_rng(7));
     let make = |codes: &[usize]| {
