@@ -144,6 +144,19 @@ unsafe fn nt_block<const R: usize, const C: usize>(
     }
 }
 
+/// Whether this CPU has AVX-512F (checked once by the standard library, then cached).
+#[inline(always)]
+pub fn has_avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
