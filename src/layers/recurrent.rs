@@ -12,6 +12,7 @@ use crate::linalg::matmul;
 use crate::optim::SgdStep;
 use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis, s};
 use rand_distr::{Distribution, Normal};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// Which recurrent cell.
@@ -65,6 +66,8 @@ pub struct Recurrent {
     dc: Array2<f32>,
     /// The layer's output (a copy of the last step's h when not `sequence`).
     out: Array2<f32>,
+    /// Per part of the batch (one per thread): its examples' share of ∂C/∂U.
+    partial_u: Vec<Array2<f32>>,
     batch: usize,
 }
 
@@ -106,13 +109,137 @@ impl Recurrent {
             dh: Array2::zeros((0, 0)),
             dc: Array2::zeros((0, 0)),
             out: Array2::zeros((0, 0)),
+            partial_u: Vec::new(),
             batch: 0,
         }
     }
+}
 
-    /// The rows (one per example) of step t in a `[batch·T, n]` matrix.
-    fn step(m: ArrayView2<'_, f32>, t: usize, steps: usize) -> ArrayView2<'_, f32> {
-        m.slice_move(s![t..;steps, ..])
+/// Below this much arithmetic per batch, one thread runs every example (waking the pool costs
+/// more); above it, the batch is split into one part per thread, each running its examples'
+/// whole recurrence.
+const PARALLEL_MACS: usize = 4_000_000;
+
+fn part_size(batch: usize, macs: usize) -> usize {
+    if macs < PARALLEL_MACS {
+        return batch.max(1);
+    }
+    batch.div_ceil(rayon::current_num_threads().clamp(1, batch.max(1)))
+}
+
+/// What every part of a batch reads and none changes.
+struct Fixed<'a> {
+    cell: Cell,
+    steps: usize,
+    features: usize,
+    w: &'a Array2<f32>,
+    u: &'a Array2<f32>,
+    b: &'a Array1<f32>,
+}
+
+impl Fixed<'_> {
+    /// The forward pass (see `forward`) for some examples: `x: [n, T·F]`, the rest `[n·T, ·]`.
+    fn forward_rows(
+        &self,
+        x: ArrayView2<f32>,
+        mut gates: ArrayViewMut2<f32>,
+        mut hiddens: ArrayViewMut2<f32>,
+        mut cells: ArrayViewMut2<f32>,
+    ) {
+        let (batch, steps, h) = (x.nrows(), self.steps, self.u.ncols());
+        // All steps' input terms at once: rows (b, t) of x are contiguous, F each.
+        let xs = x.into_shape_with_order((batch * steps, self.features)).expect("rows are contiguous");
+        matmul(0.0, &mut gates, 1.0, &xs, &self.w.t());
+        gates += self.b;
+        let zeros = vec![0.0f32; h]; // c_{−1}
+        for t in 0..steps {
+            let mut z = gates.slice_mut(s![t..;steps, ..]);
+            if t > 0 {
+                let h_prev = hiddens.slice(s![t - 1..;steps, ..]);
+                matmul(1.0, &mut z, 1.0, &h_prev, &self.u.t());
+            }
+            match self.cell {
+                Cell::Rnn => {
+                    z.mapv_inplace(tanh);
+                    hiddens.slice_mut(s![t..;steps, ..]).assign(&z);
+                }
+                Cell::Lstm => {
+                    let cs = cells.as_slice_mut().expect("contiguous");
+                    let hs = hiddens.as_slice_mut().expect("contiguous");
+                    for b in 0..batch {
+                        let r = b * steps + t;
+                        let mut zr = z.row_mut(b);
+                        let zr = zr.as_slice_mut().expect("rows are contiguous");
+                        let (i, rest) = zr.split_at_mut(h);
+                        let (f, rest) = rest.split_at_mut(h);
+                        let (gg, o) = rest.split_at_mut(h);
+                        let (before, from_r) = cs.split_at_mut(r * h);
+                        let c_prev: &[f32] = if t > 0 { &before[(r - 1) * h..] } else { &zeros };
+                        gate_step(i, f, gg, o, c_prev, &mut from_r[..h], &mut hs[r * h..(r + 1) * h]);
+                    }
+                }
+            }
+        }
+    }
+
+    /// BPTT (see `backward`) for some examples: `grad: [n, T·H or H]`, `gates` (values in,
+    /// ∂C/∂z out), `hiddens`, `cells`: `[n·T, ·]`; `dh`, `dc`: `[n, H]` scratch; their share of
+    /// ∂C/∂U into `nabla_u`.
+    #[allow(clippy::too_many_arguments)]
+    fn backward_rows(
+        &self,
+        sequence: bool,
+        grad: ArrayView2<f32>,
+        mut gates: ArrayViewMut2<f32>,
+        hiddens: ArrayView2<f32>,
+        cells: ArrayView2<f32>,
+        mut dh: ArrayViewMut2<f32>,
+        mut dc: ArrayViewMut2<f32>,
+        nabla_u: &mut Array2<f32>,
+    ) {
+        let (batch, steps, h) = (grad.nrows(), self.steps, self.u.ncols());
+        dh.fill(0.0);
+        dc.fill(0.0);
+        nabla_u.fill(0.0);
+        let zeros = vec![0.0f32; h];
+        for t in (0..steps).rev() {
+            // ∂C/∂h_t from the layer above
+            if sequence {
+                dh += &grad.slice(s![.., t * h..(t + 1) * h]);
+            } else if t == steps - 1 {
+                dh += &grad;
+            }
+            let mut z = gates.slice_mut(s![t..;steps, ..]);
+            match self.cell {
+                Cell::Rnn => {
+                    // z holds h_t: dz = dh ⊙ (1 − h²), written over it
+                    ndarray::Zip::from(&mut z).and(&dh).for_each(|z, &d| *z = d * (1.0 - *z * *z));
+                }
+                Cell::Lstm => {
+                    let cs = cells.as_slice().expect("contiguous");
+                    for b in 0..batch {
+                        let r = b * steps + t;
+                        let mut zr = z.row_mut(b);
+                        let zr = zr.as_slice_mut().expect("rows are contiguous");
+                        let (i, rest) = zr.split_at_mut(h);
+                        let (f, rest) = rest.split_at_mut(h);
+                        let (gg, o) = rest.split_at_mut(h);
+                        let c = &cs[r * h..(r + 1) * h];
+                        let c_prev = if t > 0 { &cs[(r - 1) * h..r * h] } else { &zeros[..] };
+                        let mut dh_b = dh.row_mut(b);
+                        let mut dc_b = dc.row_mut(b);
+                        let dh_b = dh_b.as_slice_mut().expect("contiguous");
+                        gate_back(i, f, gg, o, c, c_prev, dh_b, dc_b.as_slice_mut().expect("contiguous"));
+                    }
+                }
+            }
+            // what step t − 1 receives through U, and U's gradient
+            if t > 0 {
+                let h_prev = hiddens.slice(s![t - 1..;steps, ..]);
+                matmul(1.0, &mut nabla_u.view_mut(), 1.0, &z.t(), &h_prev);
+                matmul(0.0, &mut dh, 1.0, &z.view(), &self.u.view());
+            }
+        }
     }
 }
 
@@ -259,44 +386,33 @@ impl Layer for Recurrent {
         let (batch, steps, h) = (x.nrows(), self.steps, self.hidden);
         let g = self.cell.gates() * h;
         self.batch = batch;
-        // All steps' input terms at once: rows (b, t) of x are contiguous, F each.
-        let xs = x.into_shape_with_order((batch * steps, self.features)).expect("rows are contiguous");
+        let chunk = part_size(batch, batch * steps * g * (h + self.features));
         let mut gates = rows_mut(&mut self.gates, batch * steps, g);
-        matmul(0.0, &mut gates, 1.0, &xs, &self.weights.t());
-        gates += &self.biases;
         let mut hiddens = rows_mut(&mut self.hiddens, batch * steps, h);
         let mut cells = rows_mut(&mut self.cells, batch * steps, if self.cell == Cell::Lstm { h } else { 0 });
-        let zeros = vec![0.0f32; h]; // c_{−1}, once per batch
-        for t in 0..steps {
-            let mut z = gates.slice_mut(s![t..;steps, ..]);
-            if t > 0 {
-                let h_prev = hiddens.slice(s![t - 1..;steps, ..]);
-                matmul(1.0, &mut z, 1.0, &h_prev, &self.recurrent.t());
-            }
-            match self.cell {
-                Cell::Rnn => {
-                    z.mapv_inplace(tanh);
-                    hiddens.slice_mut(s![t..;steps, ..]).assign(&z);
-                }
-                Cell::Lstm => {
-                    let cs = cells.as_slice_mut().expect("contiguous");
-                    let hs = hiddens.as_slice_mut().expect("contiguous");
-                    for b in 0..batch {
-                        let r = b * steps + t;
-                        let mut zr = z.row_mut(b);
-                        let zr = zr.as_slice_mut().expect("rows are contiguous");
-                        let (i, rest) = zr.split_at_mut(h);
-                        let (f, rest) = rest.split_at_mut(h);
-                        let (gg, o) = rest.split_at_mut(h);
-                        let (before, from_r) = cs.split_at_mut(r * h);
-                        // c_{−1} = 0
-                        let c_prev: &[f32] = if t > 0 { &before[(r - 1) * h..] } else { &zeros };
-                        let c = &mut from_r[..h];
-                        let hr = &mut hs[r * h..(r + 1) * h];
-                        gate_step(i, f, gg, o, c_prev, c, hr);
-                    }
-                }
-            }
+        let p = Fixed {
+            cell: self.cell,
+            steps,
+            features: self.features,
+            w: &self.weights,
+            u: &self.recurrent,
+            b: &self.biases,
+        };
+        // Each example's recurrence is its own: parts of the batch run on their own threads.
+        let parts: Vec<_> = x
+            .axis_chunks_iter(Axis(0), chunk)
+            .zip(gates.axis_chunks_iter_mut(Axis(0), chunk * steps))
+            .zip(
+                hiddens
+                    .axis_chunks_iter_mut(Axis(0), chunk * steps)
+                    .zip(cells.axis_chunks_iter_mut(Axis(0), chunk * steps)),
+            )
+            .collect();
+        let run = |((x, gates), (hiddens, cells))| p.forward_rows(x, gates, hiddens, cells);
+        if parts.len() == 1 {
+            parts.into_iter().for_each(run);
+        } else {
+            parts.into_par_iter().for_each(run);
         }
         let width = if self.sequence { steps * h } else { h };
         let mut out = rows_mut(&mut self.out, batch, width);
@@ -333,55 +449,51 @@ impl Layer for Recurrent {
     ) {
         let (batch, steps, h) = (self.batch, self.steps, self.hidden);
         let g = self.cell.gates() * h;
+        let chunk = part_size(batch, batch * steps * g * (h + self.features));
+        let n_parts = batch.div_ceil(chunk);
+        while self.partial_u.len() < n_parts {
+            self.partial_u.push(Array2::zeros((g, h)));
+        }
         let mut dh = rows_mut(&mut self.dh, batch, h);
         let mut dc = rows_mut(&mut self.dc, batch, h);
-        dh.fill(0.0);
-        dc.fill(0.0);
         let mut gates = self.gates.slice_mut(s![..batch * steps, ..]);
         let hiddens = self.hiddens.slice(s![..batch * steps, ..]);
-        let zeros = vec![0.0f32; h]; // c_{−1}, once per batch
-        self.nabla_u.fill(0.0);
-        for t in (0..steps).rev() {
-            // ∂C/∂h_t from the layer above
-            if self.sequence {
-                dh += &grad.slice(s![.., t * h..(t + 1) * h]);
-            } else if t == steps - 1 {
-                dh += &grad;
-            }
-            let mut z = gates.slice_mut(s![t..;steps, ..]);
-            match self.cell {
-                Cell::Rnn => {
-                    // z holds h_t: dz = dh ⊙ (1 − h²), written over it
-                    ndarray::Zip::from(&mut z).and(&dh).for_each(|z, &d| *z = d * (1.0 - *z * *z));
-                }
-                Cell::Lstm => {
-                    let cs = self.cells.as_slice().expect("contiguous");
-                    for b in 0..batch {
-                        let r = b * steps + t;
-                        let mut zr = z.row_mut(b);
-                        let zr = zr.as_slice_mut().expect("rows are contiguous");
-                        let (i, rest) = zr.split_at_mut(h);
-                        let (f, rest) = rest.split_at_mut(h);
-                        let (gg, o) = rest.split_at_mut(h);
-                        let c = &cs[r * h..(r + 1) * h];
-                        // c_{−1} = 0
-                        let c_prev = if t > 0 { &cs[(r - 1) * h..r * h] } else { &zeros[..] };
-                        let mut dh_b = dh.row_mut(b);
-                        let mut dc_b = dc.row_mut(b);
-                        let dh_b = dh_b.as_slice_mut().expect("contiguous");
-                        gate_back(i, f, gg, o, c, c_prev, dh_b, dc_b.as_slice_mut().expect("contiguous"));
-                    }
-                }
-            }
-            // what step t − 1 receives through U, and U's gradient
-            if t > 0 {
-                let h_prev = Recurrent::step(hiddens, t - 1, steps);
-                matmul(1.0, &mut self.nabla_u.view_mut(), 1.0, &z.t(), &h_prev);
-                matmul(0.0, &mut dh, 1.0, &z.view(), &self.recurrent.view());
-            }
+        let cells = self.cells.slice(s![..batch * steps, ..]);
+        let p = Fixed {
+            cell: self.cell,
+            steps,
+            features: self.features,
+            w: &self.weights,
+            u: &self.recurrent,
+            b: &self.biases,
+        };
+        let sequence = self.sequence;
+        let parts: Vec<_> = grad
+            .axis_chunks_iter(Axis(0), chunk)
+            .zip(gates.axis_chunks_iter_mut(Axis(0), chunk * steps))
+            .zip(
+                hiddens
+                    .axis_chunks_iter(Axis(0), chunk * steps)
+                    .zip(cells.axis_chunks_iter(Axis(0), chunk * steps)),
+            )
+            .zip(dh.axis_chunks_iter_mut(Axis(0), chunk).zip(dc.axis_chunks_iter_mut(Axis(0), chunk)))
+            .zip(self.partial_u.iter_mut())
+            .collect();
+        let run = |((((grad, gates), (hiddens, cells)), (dh, dc)), nabla_u)| {
+            p.backward_rows(sequence, grad, gates, hiddens, cells, dh, dc, nabla_u)
+        };
+        if parts.len() == 1 {
+            parts.into_iter().for_each(run);
+        } else {
+            parts.into_par_iter().for_each(run);
+        }
+        // the parts' ∂C/∂U, added in a fixed order
+        self.nabla_u.assign(&self.partial_u[0]);
+        for part in &self.partial_u[1..n_parts] {
+            self.nabla_u += part;
         }
         // dZ for every (example, step) is now in `gates`
-        let dz = gates.view();
+        let dz = self.gates.slice(s![..batch * steps, ..]);
         let xs = x.into_shape_with_order((batch * steps, self.features)).expect("rows are contiguous");
         matmul(0.0, &mut self.nabla_w.view_mut(), 1.0, &dz.t(), &xs);
         self.nabla_b.assign(&dz.sum_axis(Axis(0)));
