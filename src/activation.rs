@@ -63,28 +63,17 @@ impl Activation {
 
     /// a = σ(z) for one example's `n` neurons (16 lanes at a time where the CPU has AVX-512).
     pub fn apply_row(self, z: &[f32], a: &mut [f32]) {
-        #[cfg(target_arch = "x86_64")]
-        if crate::linalg::has_avx512() {
-            // SAFETY: the CPU has AVX-512F.
-            return unsafe { self.apply_row_avx512(z, a) };
-        }
-        self.apply_row_body(z, a)
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f")]
-    unsafe fn apply_row_avx512(self, z: &[f32], a: &mut [f32]) {
-        self.apply_row_body(z, a)
+        apply_row_wide(self, z, a)
     }
 
     #[inline(always)]
-    fn apply_row_body(self, z: &[f32], a: &mut [f32]) {
+    fn apply_row_body(act: Activation, z: &[f32], a: &mut [f32]) {
         let a = &mut a[..z.len()];
         #[inline(always)]
         fn each(a: &mut [f32], z: &[f32], f: impl Fn(f32) -> f32) {
             a.iter_mut().zip(z).for_each(|(a, &z)| *a = f(z));
         }
-        match self {
+        match act {
             Activation::Sigmoid => each(a, z, sigmoid),
             Activation::Tanh => each(a, z, tanh),
             Activation::Relu => each(a, z, |z| z.max(0.0)),
@@ -129,6 +118,8 @@ impl Activation {
         }
     }
 }
+
+crate::linalg::wide!(fn apply_row_wide(act: Activation, z: &[f32], a: &mut [f32]) => Activation::apply_row_body);
 
 /// The logistic function, written so that it never overflows.
 #[inline(always)]

@@ -157,6 +157,31 @@ pub fn has_avx512() -> bool {
     }
 }
 
+/// `wide!(fn name(args) => body);` defines `name`, which calls `body(args)` compiled a second
+/// time for AVX-512 when the CPU has it. nndl is built for any x86-64, whose vectors are 4
+/// lanes; the elementwise loops (activations, LSTM gates, pooling) get 16 this way.
+macro_rules! wide {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) => $body:path) => {
+        $(#[$meta])*
+        $vis fn $name($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f")]
+                #[allow(clippy::too_many_arguments)]
+                unsafe fn avx512($($arg: $ty),*) {
+                    $body($($arg),*)
+                }
+                if $crate::linalg::has_avx512() {
+                    // SAFETY: the CPU has AVX-512F, checked just above.
+                    return unsafe { avx512($($arg),*) };
+                }
+            }
+            $body($($arg),*)
+        }
+    };
+}
+pub(crate) use wide;
+
 #[cfg(test)]
 mod tests {
     use super::*;

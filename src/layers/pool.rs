@@ -41,23 +41,12 @@ impl Pool {
     }
 }
 
-/// The book's 2×2, stride-2 max pooling for one example, as straight loops over row pairs
-/// (the general path's per-window bookkeeping cost a quarter of a conv net's training time).
-/// Same result as the general path: the first maximum in row-major order wins.
-fn max_pool_2x2(x: &[f32], input: Shape, out: Shape, a: &mut [f32], best: &mut [u32]) {
-    #[cfg(target_arch = "x86_64")]
-    if crate::linalg::has_avx512() {
-        // SAFETY: the CPU has AVX-512F.
-        return unsafe { max_pool_2x2_avx512(x, input, out, a, best) };
-    }
-    max_pool_2x2_body(x, input, out, a, best)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn max_pool_2x2_avx512(x: &[f32], input: Shape, out: Shape, a: &mut [f32], best: &mut [u32]) {
-    max_pool_2x2_body(x, input, out, a, best)
-}
+crate::linalg::wide!(
+    /// The book's 2×2, stride-2 max pooling for one example, as straight loops over row pairs
+    /// (the general path's per-window bookkeeping cost a quarter of a conv net's training time).
+    /// Same result as the general path: the first maximum in row-major order wins.
+    fn max_pool_2x2(x: &[f32], input: Shape, out: Shape, a: &mut [f32], best: &mut [u32]) => max_pool_2x2_body
+);
 
 #[inline(always)]
 fn max_pool_2x2_body(x: &[f32], input: Shape, out: Shape, a: &mut [f32], best: &mut [u32]) {

@@ -243,39 +243,13 @@ impl Fixed<'_> {
     }
 }
 
-/// One LSTM step for one example: gates through their nonlinearities, then
-/// c = f ⊙ c_prev + i ⊙ g and h = o ⊙ tanh(c). Slices of equal length, so the loop
-/// vectorises (16 wide where the CPU has AVX-512, see [`gate_step_body`]).
-fn gate_step(
-    i: &mut [f32],
-    f: &mut [f32],
-    g: &mut [f32],
-    o: &mut [f32],
-    c_prev: &[f32],
-    c: &mut [f32],
-    h: &mut [f32],
-) {
-    #[cfg(target_arch = "x86_64")]
-    if crate::linalg::has_avx512() {
-        // SAFETY: the CPU has AVX-512F.
-        return unsafe { gate_step_avx512(i, f, g, o, c_prev, c, h) };
-    }
-    gate_step_body(i, f, g, o, c_prev, c, h)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn gate_step_avx512(
-    i: &mut [f32],
-    f: &mut [f32],
-    g: &mut [f32],
-    o: &mut [f32],
-    c_prev: &[f32],
-    c: &mut [f32],
-    h: &mut [f32],
-) {
-    gate_step_body(i, f, g, o, c_prev, c, h)
-}
+crate::linalg::wide!(
+    /// One LSTM step for one example: gates through their nonlinearities, then
+    /// c = f ⊙ c_prev + i ⊙ g and h = o ⊙ tanh(c). Slices of equal length, so the loop
+    /// vectorises (16 wide where the CPU has AVX-512).
+    fn gate_step(i: &mut [f32], f: &mut [f32], g: &mut [f32], o: &mut [f32], c_prev: &[f32], c: &mut [f32], h: &mut [f32])
+        => gate_step_body
+);
 
 #[inline(always)]
 fn gate_step_body(
@@ -298,42 +272,13 @@ fn gate_step_body(
     }
 }
 
-/// The LSTM's step backwards for one example (see `backward`): turns the gates' values in
-/// `i, f, g, o` into ∂C/∂z of each gate, and `dc` into what step t − 1 receives.
-#[allow(clippy::too_many_arguments)]
-fn gate_back(
-    i: &mut [f32],
-    f: &mut [f32],
-    g: &mut [f32],
-    o: &mut [f32],
-    c: &[f32],
-    c_prev: &[f32],
-    dh: &[f32],
-    dc: &mut [f32],
-) {
-    #[cfg(target_arch = "x86_64")]
-    if crate::linalg::has_avx512() {
-        // SAFETY: the CPU has AVX-512F.
-        return unsafe { gate_back_avx512(i, f, g, o, c, c_prev, dh, dc) };
-    }
-    gate_back_body(i, f, g, o, c, c_prev, dh, dc)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn gate_back_avx512(
-    i: &mut [f32],
-    f: &mut [f32],
-    g: &mut [f32],
-    o: &mut [f32],
-    c: &[f32],
-    c_prev: &[f32],
-    dh: &[f32],
-    dc: &mut [f32],
-) {
-    gate_back_body(i, f, g, o, c, c_prev, dh, dc)
-}
+crate::linalg::wide!(
+    /// The LSTM's step backwards for one example (see `backward`): turns the gates' values in
+    /// `i, f, g, o` into ∂C/∂z of each gate, and `dc` into what step t − 1 receives.
+    #[allow(clippy::too_many_arguments)]
+    fn gate_back(i: &mut [f32], f: &mut [f32], g: &mut [f32], o: &mut [f32], c: &[f32], c_prev: &[f32], dh: &[f32], dc: &mut [f32])
+        => gate_back_body
+);
 
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
