@@ -66,8 +66,8 @@ pub struct Recurrent {
     dc: Array2<f32>,
     /// The layer's output (a copy of the last step's h when not `sequence`).
     out: Array2<f32>,
-    /// Per part of the batch (one per thread): its examples' share of ∂C/∂U.
-    partial_u: Vec<Array2<f32>>,
+    /// Per part of the batch (one per thread): its examples' share of ∂C/∂U and ∂C/∂W.
+    partials: Vec<(Array2<f32>, Array2<f32>)>,
     batch: usize,
 }
 
@@ -109,7 +109,7 @@ impl Recurrent {
             dh: Array2::zeros((0, 0)),
             dc: Array2::zeros((0, 0)),
             out: Array2::zeros((0, 0)),
-            partial_u: Vec::new(),
+            partials: Vec::new(),
             batch: 0,
         }
     }
@@ -184,7 +184,7 @@ impl Fixed<'_> {
 
     /// BPTT (see `backward`) for some examples: `grad: [n, T·H or H]`, `gates` (values in,
     /// ∂C/∂z out), `hiddens`, `cells`: `[n·T, ·]`; `dh`, `dc`: `[n, H]` scratch; their share of
-    /// ∂C/∂U into `nabla_u`.
+    /// ∂C/∂U into `nabla_u`, and, from their inputs `x: [n, T·F]`, of ∂C/∂W into `nabla_w`.
     #[allow(clippy::too_many_arguments)]
     fn backward_rows(
         &self,
@@ -195,7 +195,7 @@ impl Fixed<'_> {
         cells: ArrayView2<f32>,
         mut dh: ArrayViewMut2<f32>,
         mut dc: ArrayViewMut2<f32>,
-        nabla_u: &mut Array2<f32>,
+        (nabla_u, x, nabla_w): (&mut Array2<f32>, ArrayView2<f32>, &mut Array2<f32>),
     ) {
         let (batch, steps, h) = (grad.nrows(), self.steps, self.u.ncols());
         dh.fill(0.0);
@@ -240,6 +240,9 @@ impl Fixed<'_> {
                 matmul(0.0, &mut dh, 1.0, &z.view(), &self.u.view());
             }
         }
+        // this part's ∂C/∂W = dZᵀ·X, every step at once
+        let xs = x.into_shape_with_order((batch * steps, self.features)).expect("rows are contiguous");
+        matmul(0.0, &mut nabla_w.view_mut(), 1.0, &gates.t(), &xs);
     }
 }
 
@@ -396,8 +399,8 @@ impl Layer for Recurrent {
         let g = self.cell.gates() * h;
         let chunk = part_size(batch, batch * steps * g * (h + self.features));
         let n_parts = batch.div_ceil(chunk);
-        while self.partial_u.len() < n_parts {
-            self.partial_u.push(Array2::zeros((g, h)));
+        while self.partials.len() < n_parts {
+            self.partials.push((Array2::zeros((g, h)), Array2::zeros((g, self.features))));
         }
         let mut dh = rows_mut(&mut self.dh, batch, h);
         let mut dc = rows_mut(&mut self.dc, batch, h);
@@ -422,25 +425,29 @@ impl Layer for Recurrent {
                     .zip(cells.axis_chunks_iter(Axis(0), chunk * steps)),
             )
             .zip(dh.axis_chunks_iter_mut(Axis(0), chunk).zip(dc.axis_chunks_iter_mut(Axis(0), chunk)))
-            .zip(self.partial_u.iter_mut())
+            .zip(x.axis_chunks_iter(Axis(0), chunk).zip(self.partials.iter_mut()))
             .collect();
-        let run = |((((grad, gates), (hiddens, cells)), (dh, dc)), nabla_u)| {
-            p.backward_rows(sequence, grad, gates, hiddens, cells, dh, dc, nabla_u)
+        let run = |((((grad, gates), (hiddens, cells)), (dh, dc)), (x, sums)): (
+            _,
+            (_, &mut (Array2<f32>, Array2<f32>)),
+        )| {
+            let (nabla_u, nabla_w) = (&mut sums.0, &mut sums.1);
+            p.backward_rows(sequence, grad, gates, hiddens, cells, dh, dc, (nabla_u, x, nabla_w));
         };
         if parts.len() == 1 {
             parts.into_iter().for_each(run);
         } else {
             parts.into_par_iter().for_each(run);
         }
-        // the parts' ∂C/∂U, added in a fixed order
-        self.nabla_u.assign(&self.partial_u[0]);
-        for part in &self.partial_u[1..n_parts] {
-            self.nabla_u += part;
+        // the parts' ∂C/∂U and ∂C/∂W, added in a fixed order
+        self.nabla_u.assign(&self.partials[0].0);
+        self.nabla_w.assign(&self.partials[0].1);
+        for (u, w) in &self.partials[1..n_parts] {
+            self.nabla_u += u;
+            self.nabla_w += w;
         }
         // dZ for every (example, step) is now in `gates`
         let dz = self.gates.slice(s![..batch * steps, ..]);
-        let xs = x.into_shape_with_order((batch * steps, self.features)).expect("rows are contiguous");
-        matmul(0.0, &mut self.nabla_w.view_mut(), 1.0, &dz.t(), &xs);
         self.nabla_b.assign(&dz.sum_axis(Axis(0)));
         if let Some(gx) = grad_x {
             let mut gx =
