@@ -18,10 +18,12 @@ use std::path::{Path, PathBuf};
 #[command(
     allow_negative_numbers = true,
     after_help = "Examples:\n  \
-  nndl train                                          # network.py, chapter 1: ~95% in 30 epochs\n  \
-  nndl train --layers 784,100,10                      # ~96.5%\n  \
-  nndl train --layers 784,100,10 --cost cross-entropy --lambda 5 --eta 0.1 --epochs 60   # network2: ~98%\n  \
-  nndl train --cost log-likelihood --eta 0.5 --save model.safetensors --metrics-json run.json"
+  nndl train                                          # network.py, chapter 1: ~95.7% in 30 epochs\n  \
+  nndl train --layers 784,100,10                      # ~97.9%\n  \
+  nndl train --layers 784,100,10 --cost cross-entropy --lambda 5 --eta 0.1 --epochs 60   # network2: ~97.9%\n  \
+  nndl train --cost log-likelihood --eta 0.5 --save model.safetensors --metrics-json run.json\n  \
+  nndl train --arch \"conv 20 5x5; maxpool 2; dense 100; softmax 10\" --eta 0.1 --epochs 60    # chapter 6: ~98.9%\n  \
+  nndl train --arch \"lstm 128; softmax 10\" --optimizer adam --batch-size 64 --epochs 20        # ~98.7%"
 )]
 pub struct TrainArgs {
     #[command(flatten)]
@@ -49,7 +51,8 @@ pub struct TrainArgs {
     layers: Vec<usize>,
     /// Any architecture instead of --layers, e.g. "conv 20 5x5 relu; maxpool 2; dense 100 relu;
     /// dropout 0.5; softmax 10" (layers: conv F KxK [stride S] [same|valid] [ACT], maxpool K,
-    /// avgpool K, l2pool K [stride S], dense N [ACT], softmax N, dropout P, flatten)
+    /// avgpool K, l2pool K [stride S], dense N [ACT], softmax N, dropout P, flatten, and
+    /// rnn H / lstm H [seq|last], which read an image as 28 steps of its rows)
     #[arg(long, conflicts_with_all = ["layers", "activation", "output"], help_heading = "Network")]
     arch: Option<String>,
     /// Print the layers, their output shapes and parameter counts before training
@@ -100,9 +103,9 @@ pub struct TrainArgs {
     /// Stop after N epochs without validation-accuracy improvement
     #[arg(long, value_name = "N", help_heading = "Learning")]
     early_stop: Option<usize>,
-    /// Threads: convolutional layers share each mini-batch's examples among N, evaluations
-    /// (monitoring, test) split the images among N, dense layers at small mini-batches use one
-    /// [default: all cores]. A seeded run is bit-identical for the same N.
+    /// Threads: convolutional and recurrent layers share each mini-batch's examples among N,
+    /// evaluations (monitoring, test) split the images among N, dense layers at small
+    /// mini-batches use one [default: all cores]. A seeded run is bit-identical for the same N.
     #[arg(long, value_name = "N", value_parser = super::parse_threads, help_heading = "Learning")]
     threads: Option<usize>,
     /// Seed for initialisation and shuffling; the same seed gives the same run [default: random, printed]
