@@ -127,6 +127,14 @@ fn part_size(batch: usize, macs: usize) -> usize {
     batch.div_ceil(rayon::current_num_threads().clamp(1, batch.max(1)))
 }
 
+/// One (example, step) row of the LSTM's gates, `[4H]`, as its four gates i, f, g, o.
+fn gate_rows(row: &mut [f32], h: usize) -> [&mut [f32]; 4] {
+    let (i, rest) = row.split_at_mut(h);
+    let (f, rest) = rest.split_at_mut(h);
+    let (g, o) = rest.split_at_mut(h);
+    [i, f, g, o]
+}
+
 /// What every part of a batch reads and none changes.
 struct Fixed<'a> {
     cell: Cell,
@@ -169,10 +177,7 @@ impl Fixed<'_> {
                     for b in 0..batch {
                         let r = b * steps + t;
                         let mut zr = z.row_mut(b);
-                        let zr = zr.as_slice_mut().expect("rows are contiguous");
-                        let (i, rest) = zr.split_at_mut(h);
-                        let (f, rest) = rest.split_at_mut(h);
-                        let (gg, o) = rest.split_at_mut(h);
+                        let [i, f, gg, o] = gate_rows(zr.as_slice_mut().expect("rows are contiguous"), h);
                         let (before, from_r) = cs.split_at_mut(r * h);
                         let c_prev: &[f32] = if t > 0 { &before[(r - 1) * h..] } else { &zeros };
                         gate_step(i, f, gg, o, c_prev, &mut from_r[..h], &mut hs[r * h..(r + 1) * h]);
@@ -220,10 +225,7 @@ impl Fixed<'_> {
                     for b in 0..batch {
                         let r = b * steps + t;
                         let mut zr = z.row_mut(b);
-                        let zr = zr.as_slice_mut().expect("rows are contiguous");
-                        let (i, rest) = zr.split_at_mut(h);
-                        let (f, rest) = rest.split_at_mut(h);
-                        let (gg, o) = rest.split_at_mut(h);
+                        let [i, f, gg, o] = gate_rows(zr.as_slice_mut().expect("rows are contiguous"), h);
                         let c = &cs[r * h..(r + 1) * h];
                         let c_prev = if t > 0 { &cs[(r - 1) * h..r * h] } else { &zeros[..] };
                         let mut dh_b = dh.row_mut(b);
