@@ -21,6 +21,7 @@ pub mod linalg;
 pub mod model_io;
 pub mod network;
 pub mod optim;
+pub mod plot;
 pub mod text;
 pub mod train;
 

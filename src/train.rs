@@ -94,6 +94,10 @@ pub struct TrainConfig {
     /// Threads for evaluating the monitored figures (each mini-batch step stays on one).
     #[serde(default = "one")]
     pub threads: usize,
+    /// Measure each layer's ‖∂C/∂b‖ on this many training examples before training and after
+    /// each epoch (see [`gradient_norms`]); `None`: don't.
+    #[serde(default)]
+    pub track_gradients: Option<usize>,
 }
 
 fn one() -> usize {
@@ -117,6 +121,7 @@ impl Default for TrainConfig {
             clip: None,
             augment: None,
             threads: 1,
+            track_gradients: None,
         }
     }
 }
@@ -133,6 +138,9 @@ pub struct EpochMetrics {
     pub training_accuracy: Option<f64>,
     pub evaluation_cost: Option<f64>,
     pub evaluation_accuracy: Option<f64>,
+    /// ‖∂C/∂b^l‖ for each layer that has biases, first layer first (`--track-gradients`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gradient_norms: Option<Vec<f64>>,
 }
 
 /// What a whole training run did.
@@ -141,6 +149,9 @@ pub struct TrainReport {
     pub epochs: Vec<EpochMetrics>,
     /// Why training ended before `epochs`, if it did.
     pub stopped_early: Option<String>,
+    /// [`EpochMetrics::gradient_norms`] of the untrained network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial_gradient_norms: Option<Vec<f64>>,
 }
 
 /// Hooks for showing progress; every method has an empty default.
@@ -242,6 +253,45 @@ fn evaluate_range(net: &mut Network, data: &Dataset, range: std::ops::Range<usiz
     (cost, correct)
 }
 
+/// How fast each layer is learning (chapter 5): the length of the bias gradient
+/// ‖∂C/∂b^l‖ = ‖δ^l‖ averaged over the first `examples` examples of `data` (at most 1,000 are
+/// taken per backward pass and their gradients averaged), one figure per layer that has
+/// biases, first layer first. The network's parameters are not changed.
+pub fn gradient_norms(net: &mut Network, data: &Dataset, examples: usize) -> Vec<f64> {
+    let n = examples.min(data.len());
+    let (pixels, classes) = (data.pixels(), net.out_size());
+    let chunk = n.clamp(1, 1000);
+    let mut x = Array2::zeros((chunk, pixels));
+    let mut y = Array2::zeros((chunk, classes));
+    let mut sums: Vec<Vec<f64>> = Vec::new();
+    for start in (0..n).step_by(chunk) {
+        let k = (start + chunk).min(n) - start;
+        data.fill_range(
+            start..start + k,
+            &mut x.as_slice_mut().unwrap()[..k * pixels],
+            &mut y.as_slice_mut().unwrap()[..k * classes],
+        );
+        net.backprop(x.slice(s![..k, ..]), y.slice(s![..k, ..]));
+        let mut layer_sums = Vec::new();
+        for layer in &mut net.layers {
+            layer.visit_params(&mut |p| {
+                if p.name == "biases" {
+                    layer_sums.push(p.grad.iter().map(|&g| g as f64).collect::<Vec<f64>>());
+                }
+            });
+        }
+        if sums.is_empty() {
+            sums = layer_sums;
+        } else {
+            for (total, part) in sums.iter_mut().zip(layer_sums) {
+                total.iter_mut().zip(part).for_each(|(t, p)| *t += p);
+            }
+        }
+    }
+    let n = n.max(1) as f64;
+    sums.iter().map(|g| g.iter().map(|v| (v / n).powi(2)).sum::<f64>().sqrt()).collect()
+}
+
 /// Index of the largest value (the first, on ties).
 pub fn argmax(values: impl Iterator<Item = f32>) -> usize {
     let mut best = (0, f32::NEG_INFINITY);
@@ -276,6 +326,8 @@ pub fn train(
     let watch = cfg.early_stop.is_some() || matches!(cfg.schedule, Schedule::Halve { .. });
     let (mut best, mut since_best) = (f64::NEG_INFINITY, 0usize);
     let batches = n.div_ceil(m);
+    let track = |net: &mut Network| cfg.track_gradients.map(|k| gradient_norms(net, training, k));
+    report.initial_gradient_norms = track(net);
 
     for epoch in 1..=cfg.epochs {
         observer.epoch_start(epoch, batches);
@@ -328,6 +380,7 @@ pub fn train(
             training_accuracy: on_training.filter(|_| mon.training_accuracy).map(|e| e.accuracy()),
             evaluation_cost: on_eval.filter(|_| mon.evaluation_cost).map(|e| e.cost),
             evaluation_accuracy: on_eval.filter(|_| mon.evaluation_accuracy || watch).map(|e| e.accuracy()),
+            gradient_norms: track(net),
         };
         observer.epoch_end(&metrics);
         report.epochs.push(metrics);
