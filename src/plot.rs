@@ -174,7 +174,8 @@ pub fn image_grid(
     }
     let columns = columns.clamp(1, tiles.len());
     let rows = tiles.len().div_ceil(columns);
-    let (tw, th) = (tiles.iter().map(|t| t.width).max().unwrap(), tiles.iter().map(|t| t.height).max().unwrap());
+    let (tw, th) =
+        (tiles.iter().map(|t| t.width).max().unwrap(), tiles.iter().map(|t| t.height).max().unwrap());
     // Each image pixel becomes a square of `scale` screen pixels; cells leave room for captions.
     let scale = (84 / tw.max(th)).max(2) as u32;
     let captions = tiles.iter().any(|t| !t.caption.is_empty());
@@ -213,8 +214,7 @@ fn draw_grid<DB: DrawingBackend>(
                     .map_err(err)?;
             }
             let (w, h) = ((tile.width as u32 * scale) as i32, (tile.height as u32 * scale) as i32);
-            root.draw(&Rectangle::new([(x0 - 1, y0 - 1), (x0 + w, y0 + h)], BLACK.mix(0.3)))
-                .map_err(err)?;
+            root.draw(&Rectangle::new([(x0 - 1, y0 - 1), (x0 + w, y0 + h)], BLACK.mix(0.3))).map_err(err)?;
             if !tile.caption.is_empty() {
                 root.draw(&Text::new(tile.caption.as_str(), (x0, y0 + h + 4), (FONT, 14).into_font()))
                     .map_err(err)?;
@@ -280,7 +280,8 @@ fn draw_heatmap<DB: DrawingBackend>(
             let font = (FONT, 15).into_font();
             root.draw(&Text::new(label.as_str(), (left as i32 + along, top as i32 - 20), font.clone()))
                 .map_err(err)?;
-            root.draw(&Text::new(label.as_str(), (left as i32 - 22, top as i32 + along), font)).map_err(err)?;
+            root.draw(&Text::new(label.as_str(), (left as i32 - 22, top as i32 + along), font))
+                .map_err(err)?;
         }
         let font = (FONT, 15).into_font();
         root.draw(&Text::new(col_axis, (left as i32, top as i32 - 42), font.clone())).map_err(err)?;
@@ -288,6 +289,33 @@ fn draw_heatmap<DB: DrawingBackend>(
         root.draw(&Text::new(format!("rows: {row_axis}"), (10, below), font)).map_err(err)?;
         Ok(())
     }
+}
+
+/// The learning-curve panels of a training run, as in the book's chapter-3 figures: cost per
+/// epoch, accuracy per epoch, and (if they were tracked) each layer's gradient norm ‖∂C/∂b^l‖
+/// from epoch 0 (before training) on, on a log scale. Panels with nothing monitored are left out.
+pub fn training_charts(epochs: &[crate::train::EpochMetrics], initial_norms: Option<&[f64]>) -> Vec<Chart> {
+    let line = |label: &str, get: &dyn Fn(&crate::train::EpochMetrics) -> Option<f64>| {
+        let points: Vec<_> = epochs.iter().filter_map(|e| get(e).map(|v| (e.epoch as f64, v))).collect();
+        (!points.is_empty()).then(|| Series::new(label, points))
+    };
+    let mut cost = Chart::new("Cost", "epoch", "cost");
+    cost.series.extend(line("training", &|e| e.training_cost));
+    cost.series.extend(line("evaluation", &|e| e.evaluation_cost));
+    let mut accuracy = Chart::new("Accuracy", "epoch", "accuracy (%)");
+    accuracy.series.extend(line("training", &|e| e.training_accuracy.map(|a| 100.0 * a)));
+    accuracy.series.extend(line("evaluation", &|e| e.evaluation_accuracy.map(|a| 100.0 * a)));
+    let mut gradients = Chart::new("Speed of learning", "epoch", "‖∂C/∂b‖ per layer").log_y();
+    let layers = epochs.iter().filter_map(|e| e.gradient_norms.as_ref().map(Vec::len)).max().unwrap_or(0);
+    for l in 0..layers {
+        let start = initial_norms.and_then(|n| n.get(l)).map(|&v| (0.0, v));
+        let rest =
+            epochs.iter().filter_map(|e| e.gradient_norms.as_ref()?.get(l).map(|&v| (e.epoch as f64, v)));
+        gradients
+            .series
+            .push(Series::new(format!("layer {}", l + 1), start.into_iter().chain(rest).collect()));
+    }
+    [cost, accuracy, gradients].into_iter().filter(|c| !c.series.is_empty()).collect()
 }
 
 /// Blue (−1) through white (0) to red (+1).
@@ -320,7 +348,8 @@ const PALETTE: [RGBColor; 8] = [
 
 fn draw_chart<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, chart: &Chart) -> DrawResult {
     let finite = |p: &&(f64, f64)| p.0.is_finite() && p.1.is_finite() && (!chart.log_y || p.1 > 0.0);
-    let points: Vec<(f64, f64)> = chart.series.iter().flat_map(|s| s.points.iter().filter(finite)).copied().collect();
+    let points: Vec<(f64, f64)> =
+        chart.series.iter().flat_map(|s| s.points.iter().filter(finite)).copied().collect();
     let (x0, x1) = span(points.iter().map(|p| p.0));
     let (y0, y1) = chart.y_range.unwrap_or_else(|| span(points.iter().map(|p| p.1)));
     let (y0, y1) = if chart.log_y {
@@ -369,9 +398,9 @@ fn lines<'a, DB: DrawingBackend + 'a, Y: Ranged<ValueType = f64> + ValueFormatte
         let pts: Vec<(f64, f64)> = s.points.iter().filter(&finite).copied().collect();
         let drawn = c.draw_series(LineSeries::new(pts.clone(), colour.stroke_width(2))).map_err(err)?;
         if !s.label.is_empty() {
-            drawn.label(s.label.as_str()).legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2))
-            });
+            drawn
+                .label(s.label.as_str())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2)));
         }
         if pts.len() == 1 {
             c.draw_series(std::iter::once(Circle::new(pts[0], 3, colour.filled()))).map_err(err)?;
@@ -411,9 +440,26 @@ fn span(values: impl Iterator<Item = f64>) -> (f64, f64) {
 /// What [`render`] draws; one variant per kind of plot, so that each can be drawn on either
 /// backend.
 enum Picture<'a> {
-    Charts { panels: &'a [Chart], rows: usize, columns: usize },
-    Grid { title: &'a str, tiles: &'a [Tile], columns: usize, shading: Shading, scale: u32, cell: (u32, u32) },
-    Heat { title: &'a str, matrix: &'a [Vec<f64>], labels: &'a [String], axes: (&'a str, &'a str), off_peak: f64 },
+    Charts {
+        panels: &'a [Chart],
+        rows: usize,
+        columns: usize,
+    },
+    Grid {
+        title: &'a str,
+        tiles: &'a [Tile],
+        columns: usize,
+        shading: Shading,
+        scale: u32,
+        cell: (u32, u32),
+    },
+    Heat {
+        title: &'a str,
+        matrix: &'a [Vec<f64>],
+        labels: &'a [String],
+        axes: (&'a str, &'a str),
+        off_peak: f64,
+    },
 }
 
 impl Picture<'_> {
@@ -432,11 +478,7 @@ impl Picture<'_> {
 
 /// Sets up a white canvas of `size` pixels for `path`'s format, runs `draw` on it, and writes
 /// the file atomically.
-fn render(
-    path: &Path,
-    size: (u32, u32),
-    picture: &Picture<'_>,
-) -> Result<(), PlotError> {
+fn render(path: &Path, size: (u32, u32), picture: &Picture<'_>) -> Result<(), PlotError> {
     register_font();
     let failed = |why: String| PlotError::Draw { path: path.to_path_buf(), why };
     let bytes = match Format::of(path)? {

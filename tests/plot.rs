@@ -49,7 +49,8 @@ fn image_grid_and_heatmap() {
     let png = dir.path().join("w.png");
     plot::image_grid(&png, "weights", &tiles, 6, Shading::Signed).unwrap();
     check_png(&png);
-    let matrix: Vec<Vec<f64>> = (0..10).map(|r| (0..10).map(|c| if r == c { 980.0 } else { c as f64 }).collect()).collect();
+    let matrix: Vec<Vec<f64>> =
+        (0..10).map(|r| (0..10).map(|c| if r == c { 980.0 } else { c as f64 }).collect()).collect();
     let labels: Vec<String> = (0..10).map(|d| d.to_string()).collect();
     let heat = dir.path().join("h.png");
     plot::heatmap(&heat, "confusion", &matrix, &labels, ("true digit", "predicted digit")).unwrap();

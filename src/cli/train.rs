@@ -116,6 +116,15 @@ pub struct TrainArgs {
     /// evaluation-accuracy (on the validation images), or all / none
     #[arg(long, default_value = "evaluation-accuracy", value_delimiter = ',', help_heading = "Output")]
     monitor: Vec<String>,
+    /// Measure each layer's gradient ‖∂C/∂b^l‖ on N training images before training and after
+    /// every epoch (chapter 5's speed of learning); printed, and kept in --metrics-json and --plot
+    /// [default when given: 1000]
+    #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "1000", help_heading = "Output")]
+    track_gradients: Option<usize>,
+    /// Draw the learning curves (cost and accuracy per epoch, and gradient norms with
+    /// --track-gradients) to this .png or .svg file
+    #[arg(long, value_name = "PATH", help_heading = "Output")]
+    plot: Option<PathBuf>,
     /// Save the trained network (safetensors with its architecture and settings)
     #[arg(long, value_name = "PATH", help_heading = "Output")]
     save: Option<PathBuf>,
@@ -251,8 +260,15 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         monitor: parse_monitor(&args.monitor)?,
         augment: args.augment.map(|a| nndl::data::Augment { flips: args.augment_flips, ..a }),
         threads: args.threads.unwrap_or_else(super::all_cores),
+        track_gradients: args.track_gradients,
     };
-    for path in [&args.save, &args.metrics_json].into_iter().flatten() {
+    if args.track_gradients == Some(0) {
+        bail!("--track-gradients: give a number of images, at least 1 (e.g. 1000)");
+    }
+    if let Some(path) = &args.plot {
+        nndl::plot::Format::of(path).context("--plot")?;
+    }
+    for path in [&args.save, &args.metrics_json, &args.plot].into_iter().flatten() {
         check_writable(path)?;
     }
 
@@ -314,11 +330,20 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         "nndl_version": env!("CARGO_PKG_VERSION"),
     });
     if let Some(path) = &args.metrics_json {
-        let metrics = json!({ "training": training, "epochs": report.epochs });
+        let metrics = json!({
+            "training": training,
+            "epochs": report.epochs,
+            "initial_gradient_norms": report.initial_gradient_norms,
+        });
         let text = serde_json::to_string_pretty(&metrics)?;
         model_io::write_atomically(path, text.as_bytes())
             .with_context(|| format!("--metrics-json {}", path.display()))?;
         println!("metrics written to {}", path.display());
+    }
+    if let Some(path) = &args.plot {
+        let charts = nndl::plot::training_charts(&report.epochs, report.initial_gradient_norms.as_deref());
+        nndl::plot::charts(path, &charts, charts.len().min(3)).context("--plot")?;
+        println!("learning curves drawn to {}", path.display());
     }
     if let Some(path) = &args.save {
         model_io::save(&mut net, training, path).context("--save")?;
