@@ -180,7 +180,10 @@ pub fn image_grid(
     let scale = (84 / tw.max(th)).max(2) as u32;
     let captions = tiles.iter().any(|t| !t.caption.is_empty());
     let cell = (tw as u32 * scale + 12, th as u32 * scale + if captions { 26 } else { 10 });
-    let size = ((cell.0 * columns as u32).max(360), GRID_HEADER + cell.1 * rows as u32 + 6);
+    // Wide enough for the title too.
+    register_font();
+    let title_width = 24 + (FONT, 20).into_font().box_size(title).map_or(0, |(w, _)| w);
+    let size = ((cell.0 * columns as u32).max(title_width), GRID_HEADER + cell.1 * rows as u32 + 6);
     render(path, size, &Picture::Grid { title, tiles, columns, shading, scale, cell })
 }
 
@@ -376,13 +379,19 @@ fn mesh<DB: DrawingBackend, Y: Ranged<ValueType = f64> + ValueFormatter<f64>>(
     c: &mut ChartContext<'_, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, Y>>,
     chart: &Chart,
 ) -> DrawResult {
+    // Epochs and iterations are whole numbers: label only whole ticks, about ten of them.
+    let whole = chart.series.iter().flat_map(|s| &s.points).all(|p| p.0.fract() == 0.0);
+    let x_tidy = move |v: &f64| if whole && v.fract() != 0.0 { String::new() } else { tidy(*v) };
+    let std::ops::Range { start: lo, end: hi } = c.x_range();
+    let x_labels = if whole { ((hi - lo) as usize + 1).clamp(2, 11) } else { 10 };
     c.configure_mesh()
+        .x_labels(x_labels)
         .x_desc(chart.x_label.as_str())
         .y_desc(chart.y_label.as_str())
         .label_style((FONT, 13))
         .axis_desc_style((FONT, 15))
         .light_line_style(WHITE.mix(0.0))
-        .x_label_formatter(&|v| tidy(*v))
+        .x_label_formatter(&x_tidy)
         .y_label_formatter(&|v| tidy(*v))
         .draw()
         .map_err(err)

@@ -159,6 +159,8 @@ pub trait Observer {
     fn epoch_start(&mut self, _epoch: usize, _batches: usize) {}
     fn batches_done(&mut self, _done: usize) {}
     fn epoch_end(&mut self, _metrics: &EpochMetrics) {}
+    /// The untrained network's gradient norms (with [`TrainConfig::track_gradients`]).
+    fn gradients_before(&mut self, _norms: &[f64]) {}
 }
 
 /// An observer that shows nothing.
@@ -328,6 +330,9 @@ pub fn train(
     let batches = n.div_ceil(m);
     let track = |net: &mut Network| cfg.track_gradients.map(|k| gradient_norms(net, training, k));
     report.initial_gradient_norms = track(net);
+    if let Some(norms) = &report.initial_gradient_norms {
+        observer.gradients_before(norms);
+    }
 
     for epoch in 1..=cfg.epochs {
         observer.epoch_start(epoch, batches);

@@ -1,6 +1,7 @@
 //! Command-line parsing and the subcommands.
 
 mod data;
+mod plot;
 mod predict;
 mod progress;
 mod text;
@@ -35,6 +36,8 @@ enum Command {
     Predict(predict::PredictArgs),
     /// Show a saved model's layers, shapes and parameter counts
     Summary(predict::SummaryArgs),
+    /// Draw learning curves, a model's weights, or the test digits it gets wrong (PNG or SVG)
+    Plot(plot::PlotArgs),
     /// Download MNIST (if missing) into the data folder and verify it
     Download(data::DownloadArgs),
 }
@@ -67,6 +70,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::Eval(args) => predict::eval(args),
         Command::Predict(args) => predict::predict(args),
         Command::Summary(args) => predict::summary(args),
+        Command::Plot(args) => plot::run(args),
         Command::Download(args) => data::download(args),
     }
 }

@@ -52,7 +52,7 @@ pub struct SummaryArgs {
     arch: Option<String>,
 }
 
-fn load_model(path: &Path) -> anyhow::Result<(Network, ModelInfo)> {
+pub(super) fn load_model(path: &Path) -> anyhow::Result<(Network, ModelInfo)> {
     let (net, info) = model_io::load(path)?;
     if net.in_size() != 784 || net.out_size() != 10 {
         bail!(

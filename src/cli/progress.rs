@@ -45,6 +45,16 @@ impl Observer for EpochPrinter {
         }
         println!("{}", epoch_line(m, self.epochs));
     }
+
+    fn gradients_before(&mut self, norms: &[f64]) {
+        println!("before training: {}", norms_text(norms));
+    }
+}
+
+/// `‖∂C/∂b‖ by layer 0.0031 0.017 0.071`
+fn norms_text(norms: &[f64]) -> String {
+    let each: Vec<String> = norms.iter().map(|v| format!("{v:.3e}")).collect();
+    format!("‖∂C/∂b‖ by layer {}", each.join(" "))
 }
 
 /// `epoch  3/30  η 3  1.21 s  training cost 0.0312  evaluation accuracy 94.53%`
@@ -64,5 +74,8 @@ pub fn epoch_line(m: &EpochMetrics, epochs: usize) -> String {
     add("training accuracy", m.training_accuracy, true);
     add("evaluation cost", m.evaluation_cost, false);
     add("evaluation accuracy", m.evaluation_accuracy, true);
+    if let Some(norms) = &m.gradient_norms {
+        line += &format!("  {}", norms_text(norms));
+    }
     line
 }

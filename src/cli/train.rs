@@ -267,6 +267,11 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     }
     if let Some(path) = &args.plot {
         nndl::plot::Format::of(path).context("--plot")?;
+        let m = cfg.monitor;
+        let any = m.training_cost || m.training_accuracy || m.evaluation_cost || m.evaluation_accuracy;
+        if !any && cfg.track_gradients.is_none() {
+            bail!("--plot: nothing to draw with --monitor none; monitor a figure or add --track-gradients");
+        }
     }
     for path in [&args.save, &args.metrics_json, &args.plot].into_iter().flatten() {
         check_writable(path)?;

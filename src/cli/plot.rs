@@ -1,0 +1,238 @@
+//! `nndl plot`: pictures of a training run or of a saved model.
+
+use super::DataArgs;
+use anyhow::{Context, bail};
+use clap::Subcommand;
+use nndl::layers::LayerSpec;
+use nndl::plot::{self, Format, Shading, Tile};
+use nndl::train::{EpochMetrics, argmax};
+use std::path::{Path, PathBuf};
+
+#[derive(clap::Args)]
+pub struct PlotArgs {
+    #[command(subcommand)]
+    what: What,
+}
+
+#[derive(Subcommand)]
+enum What {
+    /// Learning curves from `nndl train --metrics-json`: cost, accuracy and (with
+    /// --track-gradients) each layer's gradient norm, per epoch
+    Curves {
+        /// Metrics files written by `nndl train --metrics-json`; several are drawn side by side,
+        /// labelled by file name
+        #[arg(required = true)]
+        metrics: Vec<PathBuf>,
+        /// Picture to write (.png or .svg) [default: the first metrics file with .png]
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+    },
+    /// A layer's weights as pictures: each neuron's 784 input weights as a 28×28 image (red
+    /// positive, blue negative), or each convolutional filter
+    Weights {
+        /// A model saved by `nndl train --save`
+        model: PathBuf,
+        /// Which layer (1 = the first); default: the first layer with weights
+        #[arg(long)]
+        layer: Option<usize>,
+        /// Draw at most this many neurons or filters
+        #[arg(long, default_value_t = 100)]
+        max: usize,
+        /// Picture to write (.png or .svg)
+        #[arg(long, short, default_value = "weights.png")]
+        out: PathBuf,
+    },
+    /// The test digits a model gets wrong (true → predicted), and its confusion matrix
+    Errors {
+        /// A model saved by `nndl train --save`
+        model: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
+        /// Draw at most this many misclassified digits
+        #[arg(long, default_value_t = 60)]
+        max: usize,
+        /// Picture of the misclassified digits (.png or .svg)
+        #[arg(long, short, default_value = "errors.png")]
+        out: PathBuf,
+        /// Picture of the confusion matrix (.png or .svg)
+        #[arg(long, default_value = "confusion.png")]
+        confusion: PathBuf,
+    },
+}
+
+pub fn run(args: PlotArgs) -> anyhow::Result<()> {
+    match args.what {
+        What::Curves { metrics, out } => curves(&metrics, out),
+        What::Weights { model, layer, max, out } => weights(&model, layer, max, &out),
+        What::Errors { model, data, max, out, confusion } => errors(&model, &data, max, &out, &confusion),
+    }
+}
+
+/// The parts of a `--metrics-json` file a plot needs.
+#[derive(serde::Deserialize)]
+struct Metrics {
+    epochs: Vec<EpochMetrics>,
+    #[serde(default)]
+    initial_gradient_norms: Option<Vec<f64>>,
+}
+
+fn curves(files: &[PathBuf], out: Option<PathBuf>) -> anyhow::Result<()> {
+    let out = out.unwrap_or_else(|| files[0].with_extension("png"));
+    Format::of(&out).context("--out")?;
+    let mut panels: Vec<plot::Chart> = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(file).with_context(|| format!("{}", file.display()))?;
+        let m: Metrics = serde_json::from_str(&text).with_context(|| {
+            format!("{}: not a metrics file; give one written by `nndl train --metrics-json`", file.display())
+        })?;
+        let mut charts = plot::training_charts(&m.epochs, m.initial_gradient_norms.as_deref());
+        if charts.is_empty() {
+            bail!("{}: the run monitored no figures; train with --monitor all", file.display());
+        }
+        if files.len() > 1 {
+            let name = file.file_stem().map_or(String::new(), |s| s.to_string_lossy().into_owned());
+            charts.iter_mut().for_each(|c| c.title = format!("{}: {name}", c.title));
+        }
+        panels.extend(charts);
+    }
+    let columns = if files.len() > 1 { panels.len().div_ceil(files.len()) } else { panels.len().min(3) };
+    plot::charts(&out, &panels, columns)?;
+    println!("learning curves drawn to {}", out.display());
+    Ok(())
+}
+
+fn weights(model: &Path, layer: Option<usize>, max: usize, out: &Path) -> anyhow::Result<()> {
+    Format::of(out).context("--out")?;
+    let (mut net, _) = super::predict::load_model(model)?;
+    let specs = net.specs();
+    let has_weights = |s: &LayerSpec| matches!(s, LayerSpec::Dense { .. } | LayerSpec::Conv { .. });
+    let index = match layer {
+        Some(0) => bail!("--layer: layers count from 1"),
+        Some(l) if l > specs.len() => bail!("--layer {l}: the model has {} layers", specs.len()),
+        Some(l) => l - 1,
+        None => specs.iter().position(has_weights).context("the model has no dense or conv layer")?,
+    };
+    let spec = specs[index].clone();
+    let mut values = Vec::new();
+    net.layers[index].visit_params(&mut |p| {
+        if p.name == "weights" {
+            values = p.value.iter().copied().collect();
+        }
+    });
+    let (tiles, what) = match spec {
+        LayerSpec::Dense { inputs, outputs, .. } => {
+            // The first layer reads the 28×28 image; a later one reads an image only if the
+            // layer before it gives one channel of H×W.
+            let shape = spec.in_shape();
+            let (h, w) = match (index, shape.channels) {
+                (0, _) => (28, 28),
+                (_, 1) if shape.height > 1 => (shape.height, shape.width),
+                _ => bail!(
+                    "--layer {}: this dense layer reads {shape} ({inputs} inputs), which is not one image; \
+                     plot the first dense layer of an MLP or a conv layer",
+                    index + 1
+                ),
+            };
+            let tiles = (0..outputs.min(max))
+                .map(|n| Tile {
+                    values: values[n * inputs..(n + 1) * inputs].to_vec(),
+                    width: w,
+                    height: h,
+                    caption: format!("{}", n + 1),
+                })
+                .collect::<Vec<_>>();
+            (tiles, format!("{outputs} neurons, each one's {inputs} input weights as a {h}×{w} image"))
+        }
+        LayerSpec::Conv { input, filters, kernel, .. } => {
+            let per = kernel * kernel;
+            let mut tiles = Vec::new();
+            for f in 0..filters {
+                for c in 0..input.channels {
+                    let at = (f * input.channels + c) * per;
+                    let caption = if input.channels == 1 {
+                        format!("{}", f + 1)
+                    } else {
+                        format!("{}.{}", f + 1, c + 1)
+                    };
+                    tiles.push(Tile {
+                        values: values[at..at + per].to_vec(),
+                        width: kernel,
+                        height: kernel,
+                        caption,
+                    });
+                }
+            }
+            tiles.truncate(max);
+            (tiles, format!("{filters} filters of {kernel}×{kernel} over {} channel(s)", input.channels))
+        }
+        other => bail!("--layer {}: {other} has no weights to draw; choose a dense or conv layer", index + 1),
+    };
+    let shown = tiles.len();
+    let title = format!("layer {} ({}): {what}; red +, blue −", index + 1, spec);
+    let columns = ((shown as f64).sqrt().ceil() as usize).max(10);
+    plot::image_grid(out, &title, &tiles, columns.min(20), Shading::Signed)?;
+    println!("{title}\n{shown} drawn to {}", out.display());
+    Ok(())
+}
+
+fn errors(model: &Path, data: &DataArgs, max: usize, out: &Path, confusion: &Path) -> anyhow::Result<()> {
+    Format::of(out).context("--out")?;
+    Format::of(confusion).context("--confusion")?;
+    let (net, _) = super::predict::load_model(model)?;
+    let mnist = super::data::load(data, 50_000, 10_000)?;
+    let test = &mnist.test;
+    let outputs = nndl::ensemble::outputs(&mut [net], test).remove(0);
+    let guesses: Vec<usize> = outputs.rows().into_iter().map(|r| argmax(r.iter().copied())).collect();
+    let mut matrix = vec![vec![0.0f64; 10]; 10];
+    let mut wrong = Vec::new();
+    for (i, (&guess, &label)) in guesses.iter().zip(&test.labels).enumerate() {
+        matrix[label as usize][guess] += 1.0;
+        if guess != label as usize {
+            wrong.push((i, label, guess));
+        }
+    }
+    let correct = test.len() - wrong.len();
+    println!(
+        "test accuracy: {:.2}% ({correct} / {})",
+        100.0 * correct as f64 / test.len() as f64,
+        test.len()
+    );
+    let mut confusions: Vec<(usize, usize, f64)> = (0..10)
+        .flat_map(|t| (0..10).map(move |p| (t, p)))
+        .filter(|(t, p)| t != p)
+        .map(|(t, p)| (t, p, matrix[t][p]))
+        .collect();
+    confusions.sort_by(|a, b| b.2.total_cmp(&a.2));
+    let top: Vec<String> =
+        confusions.iter().take(5).filter(|c| c.2 > 0.0).map(|(t, p, n)| format!("{t} → {p} ({n})")).collect();
+    if !top.is_empty() {
+        println!("most common mistakes (true → predicted): {}", top.join(", "));
+    }
+    if wrong.is_empty() {
+        println!("no test digit is misclassified; nothing to draw in {}", out.display());
+    } else {
+        let tiles: Vec<Tile> = wrong
+            .iter()
+            .take(max)
+            .map(|&(i, label, guess)| Tile {
+                values: test.image(i).iter().map(|&b| b as f32 / 255.0).collect(),
+                width: test.cols,
+                height: test.rows,
+                caption: format!("{label} → {guess}"),
+            })
+            .collect();
+        let title = format!(
+            "{} of the {} test digits {} gets wrong (true → predicted)",
+            tiles.len(),
+            wrong.len(),
+            model.display()
+        );
+        plot::image_grid(out, &title, &tiles, 12, Shading::Ink)?;
+        println!("misclassified digits drawn to {}", out.display());
+    }
+    let labels: Vec<String> = (0..10).map(|d| d.to_string()).collect();
+    let title = format!("Confusion matrix: {} on the test set", model.display());
+    plot::heatmap(confusion, &title, &matrix, &labels, ("true digit", "predicted digit"))?;
+    println!("confusion matrix drawn to {}", confusion.display());
+    Ok(())
+}
