@@ -35,6 +35,12 @@ impl Activation {
         self != Activation::Step
     }
 
+    /// Whether σ never decreases, so that it commutes with taking a maximum:
+    /// max(σ(z₁), σ(z₂)) = σ(max(z₁, z₂)). Softmax, which mixes its inputs, does not.
+    pub fn is_monotone(self) -> bool {
+        self != Activation::Softmax
+    }
+
     /// a = σ(z), row by row. `z` and `a` are `[batch, n]`.
     pub fn apply(self, z: ArrayView2<f32>, mut a: ArrayViewMut2<f32>) {
         for (z, mut a) in z.rows().into_iter().zip(a.rows_mut()) {

@@ -170,3 +170,33 @@ fn conv_output_matches_a_direct_convolution() {
     }
     let _ = Activation::Identity;
 }
+
+/// A network pools before it activates (network3.py's order) when a conv layer of monotone
+/// neurons feeds a max pool; the function is the one the layers compute on their own.
+#[test]
+fn pooling_before_activating_computes_the_same_function() {
+    for act in ["sigmoid", "tanh", "relu"] {
+        let arch = format!("conv 3 3x3 {act}; maxpool 2; conv 2 2x2 {act}; maxpool 2 stride 1; softmax 3");
+        let specs = parse_arch(&arch, Shape::new(1, 8, 8)).unwrap();
+        let mut net =
+            Network::new(&specs, Cost::LogLikelihood, Init::Scaled, &mut nndl::seeded_rng(5)).unwrap();
+        // The same parameters, as separate layers that each apply their own activation.
+        let mut rng = nndl::seeded_rng(5);
+        let mut layers: Vec<_> = specs.iter().map(|s| s.build(Init::Scaled, &mut rng)).collect();
+        let mut rng = nndl::seeded_rng(6);
+        let x = Array2::from_shape_simple_fn((4, 64), || StandardNormal.sample(&mut rng));
+        let mut a = x.clone();
+        for layer in &mut layers {
+            layer.forward(a.view(), false);
+            a = layer.output().to_owned();
+        }
+        let fused = net.feedforward(x.view(), false);
+        let diff = (&fused - &a).iter().fold(0.0f32, |m, d| m.max(d.abs()));
+        assert!(diff < 1e-6, "{arch}: {diff}");
+        // The pooling layers took the activations over: their weighted inputs are the pooled z
+        // (for ReLU they equal the output wherever the maxima are positive).
+        if act != "relu" {
+            assert_ne!(net.layers[1].weighted_input(), net.layers[1].output(), "{arch}");
+        }
+    }
+}

@@ -37,6 +37,9 @@ pub struct Conv2d {
     z: Array2<f32>,
     a: Array2<f32>,
     batch: usize,
+    /// The max-pooling layer after this one applies the activation (see
+    /// [`Layer::takes_over_activation`]): output z, and take δ back.
+    handed_over: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -104,6 +107,7 @@ impl Conv2d {
             z: Array2::zeros((0, 0)),
             a: Array2::zeros((0, 0)),
             batch: 0,
+            handed_over: false,
         }
     }
 
@@ -214,16 +218,17 @@ impl Layer for Conv2d {
         Some(self.activation)
     }
 
-    /// For each example: cols = im2col(x), z = W·cols + b, a = σ(z).
+    /// For each example: cols = im2col(x), z = W·cols + b, a = σ(z) (unless handed over:
+    /// then the output is z).
     fn forward(&mut self, x: ArrayView2<f32>, _train: bool) {
         let (batch, f, geo) = (x.nrows(), self.filters(), self.geo);
         let (hw, fan_in) = (geo.positions(), self.weights.ncols());
         self.batch = batch;
-        let (w, bias, act) = (&self.weights, &self.biases, self.activation);
+        let (w, bias, act, handed_over) = (&self.weights, &self.biases, self.activation, self.handed_over);
         let chunk = part_size(batch, 2 * batch * f * fan_in * hw);
         let mut cols = rows_mut(&mut self.cols, batch, fan_in * hw);
         let mut z = rows_mut(&mut self.z, batch, f * hw);
-        let mut a = rows_mut(&mut self.a, batch, f * hw);
+        let mut a = rows_mut(&mut self.a, batch, if handed_over { 0 } else { f * hw });
         let parts: Vec<ForwardPart> = x
             .axis_chunks_iter(Axis(0), chunk)
             .zip(cols.axis_chunks_iter_mut(Axis(0), chunk))
@@ -239,10 +244,14 @@ impl Layer for Conv2d {
                 let mut zm = ArrayViewMut2::from_shape((f, hw), &mut *zb).expect("sizes agree");
                 matmul(0.0, &mut zm, 1.0, &w.view(), &cols_b);
                 // z += b_f and a = σ(z), one feature map at a time while it is in cache
-                let ab = a.row_mut(b).into_slice().expect("contiguous");
-                for ((zm, am), &bias) in zb.chunks_exact_mut(hw).zip(ab.chunks_exact_mut(hw)).zip(bias) {
+                for (zm, &bias) in zb.chunks_exact_mut(hw).zip(bias) {
                     zm.iter_mut().for_each(|z| *z += bias);
-                    act.apply_row(zm, am);
+                }
+                if !handed_over {
+                    let ab = a.row_mut(b).into_slice().expect("contiguous");
+                    for (zm, am) in zb.chunks_exact(hw).zip(ab.chunks_exact_mut(hw)) {
+                        act.apply_row(zm, am);
+                    }
                 }
             }
         };
@@ -254,7 +263,12 @@ impl Layer for Conv2d {
     }
 
     fn output(&self) -> ArrayView2<'_, f32> {
-        self.a.slice(s![..self.batch, ..])
+        if self.handed_over { self.weighted_input() } else { self.a.slice(s![..self.batch, ..]) }
+    }
+
+    fn hand_over_activation(&mut self) -> Option<Activation> {
+        self.handed_over = self.activation.is_monotone();
+        self.handed_over.then_some(self.activation)
     }
 
     fn weighted_input(&self) -> ArrayView2<'_, f32> {
@@ -285,8 +299,10 @@ impl Layer for Conv2d {
             });
         }
         let (w, act) = (&self.weights, self.activation);
-        let (z, a, cols) =
-            (self.z.slice(s![..batch, ..]), self.a.slice(s![..batch, ..]), self.cols.slice(s![..batch, ..]));
+        // Handed over, the layer after has already turned ∂C/∂a into δ.
+        let grad_is_delta = grad_is_delta || self.handed_over;
+        let a = if self.handed_over { self.z.slice(s![..batch, ..]) } else { self.a.slice(s![..batch, ..]) };
+        let (z, cols) = (self.z.slice(s![..batch, ..]), self.cols.slice(s![..batch, ..]));
         let mut grad_x = grad_x;
         let mut gx_parts: Vec<Option<ArrayViewMut2<f32>>> = match grad_x.as_mut() {
             Some(gx) => gx.axis_chunks_iter_mut(Axis(0), chunk).map(Some).collect(),

@@ -83,6 +83,21 @@ pub trait Layer: Send + Sync {
     /// Keep the random choices of the last training pass (dropout masks) for the passes that
     /// follow, so that they are repeatable (for gradient checks). Layers without any ignore it.
     fn freeze_randomness(&mut self, _frozen: bool) {}
+    /// Pool, then activate (network3.py's ConvPoolLayer order). A max-pooling layer right after a
+    /// layer of monotone neurons may take their activation over, applying it to the 4× fewer
+    /// pooled values: σ(max z) = max σ(z), and the error routes to the same input. The network
+    /// asks the layer before with [`Layer::hand_over_activation`]; layers that cannot, don't.
+    fn takes_over_activation(&self) -> bool {
+        false
+    }
+    /// See [`Layer::takes_over_activation`]: from now on apply `act` after pooling.
+    fn take_over_activation(&mut self, _act: Activation) {}
+    /// See [`Layer::takes_over_activation`]: stop applying the activation and output z (the
+    /// layer after applies it); returns the activation handed over, or `None` if this layer
+    /// does not do that.
+    fn hand_over_activation(&mut self) -> Option<Activation> {
+        None
+    }
     /// Visits every parameter with its gradient, in a fixed order.
     fn visit_params(&mut self, f: &mut dyn FnMut(Param<'_>));
     /// A copy with the same parameters (buffers start empty).

@@ -1,6 +1,7 @@
 //! Pooling: each channel's `size × size` windows summarised by one number (chapter 6).
 
 use super::{Layer, LayerSpec, Param, PoolKind, Shape, rows_mut};
+use crate::activation::Activation;
 use crate::optim::SgdStep;
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, s};
 
@@ -13,6 +14,9 @@ pub struct Pool {
     stride: usize,
     out: Shape,
     a: Array2<f32>,
+    /// With an activation taken over from the layer before: the pooled z, before `act`.
+    z: Array2<f32>,
+    act: Option<Activation>,
     /// For max pooling: where in the input row each output's maximum was (for the backward pass).
     argmax: Vec<u32>,
     batch: usize,
@@ -21,7 +25,19 @@ pub struct Pool {
 impl Pool {
     pub fn new(input: Shape, kind: PoolKind, size: usize, stride: usize) -> Self {
         let out = LayerSpec::Pool { input, pool: kind, size, stride }.out_shape();
-        Pool { input, kind, size, stride, out, a: Array2::zeros((0, 0)), argmax: Vec::new(), batch: 0 }
+        let empty = || Array2::zeros((0, 0));
+        Pool {
+            input,
+            kind,
+            size,
+            stride,
+            out,
+            a: empty(),
+            z: empty(),
+            act: None,
+            argmax: Vec::new(),
+            batch: 0,
+        }
     }
 
     /// Calls `f(output index, input index of the window's top-left corner)` for every window;
@@ -119,10 +135,28 @@ impl Layer for Pool {
         }
         self.a = a;
         self.argmax = argmax;
+        if let Some(act) = self.act {
+            // What was pooled is z; a = σ(z) of the pooled values only.
+            std::mem::swap(&mut self.a, &mut self.z);
+            let z = self.z.slice(s![..batch, ..]);
+            act.apply(z, rows_mut(&mut self.a, batch, n_out));
+        }
     }
 
     fn output(&self) -> ArrayView2<'_, f32> {
         self.a.slice(s![..self.batch, ..])
+    }
+
+    fn weighted_input(&self) -> ArrayView2<'_, f32> {
+        if self.act.is_some() { self.z.slice(s![..self.batch, ..]) } else { self.output() }
+    }
+
+    fn takes_over_activation(&self) -> bool {
+        self.kind == PoolKind::Max && self.act.is_none()
+    }
+
+    fn take_over_activation(&mut self, act: Activation) {
+        self.act = Some(act);
     }
 
     /// max: the error goes to the input that was the maximum, and nowhere else (Wakui ch. 5);
@@ -130,12 +164,17 @@ impl Layer for Pool {
     fn backward(
         &mut self,
         x: ArrayView2<f32>,
-        grad: ArrayViewMut2<f32>,
-        _grad_is_delta: bool,
+        mut grad: ArrayViewMut2<f32>,
+        grad_is_delta: bool,
         grad_x: Option<ArrayViewMut2<f32>>,
         _update: Option<&SgdStep>,
     ) {
         let Some(mut gx) = grad_x else { return };
+        if let Some(act) = self.act.filter(|_| !grad_is_delta) {
+            // BP2's ⊙ σ'(z) for the activation taken over, on the pooled values.
+            let batch = self.batch;
+            act.backprop(self.z.slice(s![..batch, ..]), self.a.slice(s![..batch, ..]), grad.view_mut());
+        }
         let n_out = self.out.size();
         let area = (self.size * self.size) as f32;
         for b in 0..self.batch {
@@ -148,12 +187,14 @@ impl Layer for Pool {
             let best = &self.argmax[b * n_out..(b + 1) * n_out];
             let gxb = gx.row_mut(b).into_slice().expect("contiguous");
             gxb.fill(0.0);
+            if self.kind == PoolKind::Max {
+                for (&at, &g) in best.iter().zip(gb) {
+                    gxb[at as usize] += g;
+                }
+                continue;
+            }
             let (size, w) = (self.size, self.input.width);
             self.windows(|o, corner| {
-                if self.kind == PoolKind::Max {
-                    gxb[best[o] as usize] += gb[o];
-                    return;
-                }
                 for i in 0..size {
                     for j in 0..size {
                         let at = corner + i * w + j;
