@@ -9,6 +9,11 @@ use nndl::train::{EpochMetrics, argmax};
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
+#[command(after_help = "Examples:\n  \
+  nndl train --monitor all --track-gradients --plot curves.png --metrics-json run.json --save m.safetensors\n  \
+  nndl plot curves run.json -o curves.svg\n  \
+  nndl plot weights m.safetensors -o weights.png\n  \
+  nndl plot errors m.safetensors -o errors.png --confusion confusion.png")]
 pub struct PlotArgs {
     #[command(subcommand)]
     what: What,
