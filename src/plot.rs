@@ -74,6 +74,18 @@ pub struct Chart {
     pub log_y: bool,
     /// Fixed y range; by default the data's range with a margin.
     pub y_range: Option<(f64, f64)>,
+    /// Where the legend goes (top right unless the lines end there).
+    pub legend: Corner,
+}
+
+/// A corner of a chart, for its legend.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Corner {
+    #[default]
+    UpperRight,
+    UpperLeft,
+    LowerRight,
+    LowerLeft,
 }
 
 impl Chart {
@@ -96,6 +108,12 @@ impl Chart {
     /// Fixes the y range.
     pub fn y_range(mut self, low: f64, high: f64) -> Self {
         self.y_range = Some((low, high));
+        self
+    }
+
+    /// Puts the legend in another corner.
+    pub fn legend(mut self, corner: Corner) -> Self {
+        self.legend = corner;
         self
     }
 }
@@ -420,19 +438,25 @@ fn lines<'a, DB: DrawingBackend + 'a, Y: Ranged<ValueType = f64> + ValueFormatte
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK.mix(0.3))
             .label_font((FONT, 13))
-            .position(SeriesLabelPosition::UpperRight)
+            .position(match chart.legend {
+                Corner::UpperRight => SeriesLabelPosition::UpperRight,
+                Corner::UpperLeft => SeriesLabelPosition::UpperLeft,
+                Corner::LowerRight => SeriesLabelPosition::LowerRight,
+                Corner::LowerLeft => SeriesLabelPosition::LowerLeft,
+            })
             .draw()
             .map_err(err)?;
     }
     Ok(())
 }
 
-/// A tick label: at most four significant digits, no trailing zeros (`5`, `0.25`, `1e-05`).
+/// A tick label: at most four significant digits, no trailing zeros (`5`, `0.25`), and powers
+/// of ten written as such outside 0.001–10000 (`1e-4`, `1e6`), so a log axis reads evenly.
 fn tidy(v: f64) -> String {
     if v == 0.0 {
         return "0".into();
     }
-    if !(1e-4..1e6).contains(&v.abs()) {
+    if !(1e-3..1e4).contains(&v.abs()) {
         return format!("{v:.0e}");
     }
     let decimals = (3 - v.abs().log10().floor() as i32).max(0) as usize;

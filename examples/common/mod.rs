@@ -55,7 +55,7 @@ impl Opts {
 
     /// Writes the docs section `OUT/NAME.md`: `## title`, the plot, then `body` (markdown).
     pub fn write_section(&self, name: &str, title: &str, body: &str) {
-        let mode = if self.quick { " (quick run: fewer images and epochs)" } else { "" };
+        let mode = if self.quick { " (with `--quick`: a smaller run)" } else { "" };
         let text = format!(
             "## {title}\n\n`cargo run --release --example {name}`{mode}\n\n![{title}]({name}.png)\n\n{}\n",
             body.trim()
