@@ -11,6 +11,8 @@ use std::str::FromStr;
 
 /// Smallest probability used inside a logarithm, so that ln 0 never appears.
 const EPS: f32 = 1e-12;
+/// The smallest margin from 0 and 1 that f32 keeps at both ends (1 − 1e-7 < 1).
+const EPS_F32: f32 = 1e-7;
 
 /// The book's three costs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,8 +39,9 @@ impl Cost {
                 sum += 0.5 * d * d;
             }),
             Cost::CrossEntropy => Zip::from(&a).and(&y).for_each(|&a, &y| {
-                let a = a.clamp(EPS, 1.0 - EPS) as f64;
-                let y = y as f64;
+                // Clamped in f64: in f32, 1 − 1e-12 rounds to 1, and an output that reached
+                // exactly 1 would give 0·ln 0 = NaN.
+                let (a, y) = ((a as f64).clamp(EPS as f64, 1.0 - EPS as f64), y as f64);
                 sum -= y * a.ln() + (1.0 - y) * (1.0 - a).ln();
             }),
             Cost::LogLikelihood => Zip::from(&a).and(&y).for_each(|&a, &y| {
@@ -90,7 +93,8 @@ impl Cost {
                     *d = match self {
                         Cost::Quadratic => a - y,
                         Cost::CrossEntropy => {
-                            let a = a.clamp(EPS, 1.0 - EPS);
+                            // Kept where a(1 − a) is not zero in f32.
+                            let a = a.clamp(EPS_F32, 1.0 - EPS_F32);
                             (a - y) / (a * (1.0 - a))
                         }
                         Cost::LogLikelihood => -y / a.max(EPS),
@@ -121,5 +125,27 @@ impl FromStr for Cost {
             "log-likelihood" | "loglikelihood" | "nll" => Cost::LogLikelihood,
             _ => return Err(format!("unknown cost '{s}' (choose from {})", Self::NAMES)),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    /// Saturated outputs (exactly 0 or 1 in f32) give large but finite costs and errors.
+    #[test]
+    fn saturated_outputs_stay_finite() {
+        let a = array![[1.0f32, 0.0, 0.5]];
+        let y = array![[0.0f32, 1.0, 1.0]];
+        let c = Cost::CrossEntropy.total(a.view(), y.view());
+        assert!(c.is_finite() && c > 50.0, "{c}");
+        // a right answer costs (almost) nothing, even when saturated
+        let right = Cost::CrossEntropy.total(array![[1.0f32, 0.0]].view(), array![[1.0f32, 0.0]].view());
+        assert!(right.is_finite() && right < 1e-9, "{right}");
+        let mut delta = array![[0.0f32, 0.0, 0.0]];
+        let z = array![[30.0f32, -30.0, 0.0]];
+        Cost::CrossEntropy.output_delta(Activation::Softmax, z.view(), a.view(), y.view(), delta.view_mut());
+        assert!(delta.iter().all(|d| d.is_finite()), "{delta}");
     }
 }
