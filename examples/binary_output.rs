@@ -76,17 +76,7 @@ fn percent(right: usize, total: usize) -> f64 {
 /// η = 3.0.
 fn train_chapter1_net(training: &Dataset, epochs: usize, seed: u64) -> Network {
     let mut rng = nndl::seeded_rng(seed);
-    let mut net = common::check(
-        Network::dense(
-            &[784, 30, 10],
-            Activation::Sigmoid,
-            Activation::Sigmoid,
-            Cost::Quadratic,
-            Init::Scaled,
-            &mut rng,
-        ),
-        "building the network",
-    );
+    let mut net = common::sigmoid_net(&[784, 30, 10], Cost::Quadratic, Init::Scaled, &mut rng);
     let cfg = TrainConfig { epochs, monitor: train::Monitor::default(), ..TrainConfig::default() };
     common::check(train::train(&mut net, training, None, &cfg, &mut rng, &mut train::Silent), "training");
     net

@@ -58,17 +58,7 @@ fn main() {
 /// the same, and the mini-batches come in the same order.
 fn run(mnist: &nndl::data::Mnist, init: Init, epochs: usize, seed: u64) -> Run {
     let mut rng = nndl::seeded_rng(seed);
-    let mut net = common::check(
-        Network::dense(
-            &[784, 30, 10],
-            Activation::Sigmoid,
-            Activation::Sigmoid,
-            Cost::CrossEntropy,
-            init,
-            &mut rng,
-        ),
-        "building the network",
-    );
+    let mut net = common::sigmoid_net(&[784, 30, 10], Cost::CrossEntropy, init, &mut rng);
     let cfg = TrainConfig {
         epochs,
         batch_size: 10,

@@ -70,17 +70,7 @@ fn main() {
 /// weights and the same order of mini-batches, so only η differs.
 fn run(mnist: &nndl::data::Mnist, eta: f32, epochs: usize, seed: u64) -> Run {
     let mut rng = nndl::seeded_rng(seed);
-    let mut net = common::check(
-        Network::dense(
-            &[784, 30, 10],
-            Activation::Sigmoid,
-            Activation::Sigmoid,
-            Cost::CrossEntropy,
-            Init::Scaled,
-            &mut rng,
-        ),
-        "building the network",
-    );
+    let mut net = common::sigmoid_net(&[784, 30, 10], Cost::CrossEntropy, Init::Scaled, &mut rng);
     let cfg = TrainConfig {
         epochs,
         batch_size: 10,

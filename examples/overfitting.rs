@@ -101,17 +101,7 @@ fn run(mnist: &Mnist, lambda: f32, epochs: usize, seed: u64) -> Run {
     let mut rng = nndl::seeded_rng(seed);
     // The book still uses network.py's N(0,1) weights here (`net.large_weight_initializer()`):
     // the better initialisation comes later in the chapter.
-    let mut net = common::check(
-        Network::dense(
-            &[784, 30, 10],
-            Activation::Sigmoid,
-            Activation::Sigmoid,
-            Cost::CrossEntropy,
-            Init::Large,
-            &mut rng,
-        ),
-        "building the network",
-    );
+    let mut net = common::sigmoid_net(&[784, 30, 10], Cost::CrossEntropy, Init::Large, &mut rng);
     let cfg = TrainConfig {
         epochs,
         batch_size: 10,

@@ -82,3 +82,15 @@ pub fn check<T, E: std::fmt::Display>(r: Result<T, E>, doing: &str) -> T {
 pub fn wrote(path: &Path) {
     println!("plot written to {}", path.display());
 }
+
+/// The book's net of sigmoid neurons with the given `sizes` (e.g. `[784, 30, 10]`), or a
+/// one-line error and exit if the sizes are wrong.
+pub fn sigmoid_net(
+    sizes: &[usize],
+    cost: nndl::cost::Cost,
+    init: nndl::layers::Init,
+    rng: &mut nndl::Rng,
+) -> nndl::network::Network {
+    use nndl::activation::Activation::Sigmoid;
+    check(nndl::network::Network::dense(sizes, Sigmoid, Sigmoid, cost, init, rng), "building the network")
+}
