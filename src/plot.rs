@@ -259,7 +259,9 @@ pub fn heatmap(
         return Err(PlotError::Empty { path: path.to_path_buf(), why: "the matrix must be square".into() });
     }
     let (cell, left, top) = (48u32, 90u32, 70u32);
-    let size = (left + cell * n as u32 + 30, top + cell * n as u32 + 60);
+    register_font();
+    let title_width = 24 + (FONT, 20).into_font().box_size(title).map_or(0, |(w, _)| w);
+    let size = ((left + cell * n as u32 + 30).max(title_width), top + cell * n as u32 + 60);
     // Shade off-diagonal cells by their share of the largest off-diagonal count, so the
     // confusions show even when the diagonal dwarfs them.
     let off_peak = (0..n).flat_map(|r| (0..n).filter(move |&c| c != r).map(move |c| (r, c)));

@@ -187,6 +187,8 @@ fn errors(model: &Path, data: &DataArgs, max: usize, out: &Path, confusion: &Pat
     let mnist = super::data::load(data, 50_000, 10_000)?;
     let test = &mnist.test;
     let outputs = nndl::ensemble::outputs(&mut [net], test).remove(0);
+    let name =
+        model.file_name().map_or_else(|| model.display().to_string(), |n| n.to_string_lossy().into_owned());
     let guesses: Vec<usize> = outputs.rows().into_iter().map(|r| argmax(r.iter().copied())).collect();
     let mut matrix = vec![vec![0.0f64; 10]; 10];
     let mut wrong = Vec::new();
@@ -227,16 +229,15 @@ fn errors(model: &Path, data: &DataArgs, max: usize, out: &Path, confusion: &Pat
             })
             .collect();
         let title = format!(
-            "{} of the {} test digits {} gets wrong (true → predicted)",
+            "{} of the {} test digits {name} gets wrong (true → predicted)",
             tiles.len(),
-            wrong.len(),
-            model.display()
+            wrong.len()
         );
         plot::image_grid(out, &title, &tiles, 12, Shading::Ink)?;
         println!("misclassified digits drawn to {}", out.display());
     }
     let labels: Vec<String> = (0..10).map(|d| d.to_string()).collect();
-    let title = format!("Confusion matrix: {} on the test set", model.display());
+    let title = format!("Confusion matrix: {name} on the test set");
     plot::heatmap(confusion, &title, &matrix, &labels, ("true digit", "predicted digit"))?;
     println!("confusion matrix drawn to {}", confusion.display());
     Ok(())
