@@ -1,13 +1,10 @@
 //! The `nndl` binary end to end: train, save, eval, predict, and one clear line for bad input.
 
+mod common;
+use common::data_dir;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-fn data_dir() -> PathBuf {
-    std::env::var_os("NNDL_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/mnist"))
-}
 
 fn nndl(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_nndl"))

@@ -1,20 +1,16 @@
 //! Convolutional nets on real MNIST, from the library and from the command line.
 
+mod common;
+use common::data_dir;
+
 use nndl::cost::Cost;
 use nndl::data::load_mnist;
 use nndl::layers::{Init, Shape, parse_arch};
 use nndl::network::Network;
 use nndl::optim::Regulariser;
 use nndl::train::{Silent, TrainConfig, evaluate, train};
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
-
-fn data_dir() -> PathBuf {
-    std::env::var_os("NNDL_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/mnist"))
-}
 
 const MNIST: Shape = Shape { channels: 1, height: 28, width: 28 };
 

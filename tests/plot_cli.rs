@@ -1,13 +1,10 @@
 //! `nndl train --plot/--track-gradients` and `nndl plot curves|weights|errors` end to end.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+use common::data_dir;
 
-fn data_dir() -> PathBuf {
-    std::env::var_os("NNDL_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/mnist"))
-}
+use std::path::Path;
+use std::process::{Command, Output};
 
 fn nndl(args: &[&str]) -> Output {
     let out = Command::new(env!("CARGO_BIN_EXE_nndl"))

@@ -1,5 +1,8 @@
 //! Training on real MNIST (from `NNDL_DATA`, else `../shared/data/mnist`).
 
+mod common;
+use common::data_dir;
+
 use nndl::activation::Activation;
 use nndl::cost::Cost;
 use nndl::data::{Mnist, load_mnist};
@@ -7,13 +10,6 @@ use nndl::layers::Init;
 use nndl::network::Network;
 use nndl::optim::Regulariser;
 use nndl::train::{Silent, TrainConfig, evaluate, train};
-use std::path::PathBuf;
-
-fn data_dir() -> PathBuf {
-    std::env::var_os("NNDL_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/mnist"))
-}
 
 fn mnist(train_size: usize, validation_size: usize) -> Mnist {
     load_mnist(&data_dir(), train_size, validation_size).expect("real MNIST (set NNDL_DATA)")

@@ -4,6 +4,14 @@
 use ndarray::{Array2, ArrayD};
 use nndl::network::Network;
 use nndl::optim::Regulariser;
+use std::path::PathBuf;
+
+/// MNIST for the tests: `$NNDL_DATA`, else `../shared/data/mnist` beside the project.
+pub fn data_dir() -> PathBuf {
+    std::env::var_os("NNDL_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/mnist"))
+}
 
 pub const EPS: f32 = 1e-2;
 /// ‖g_backprop − g_numeric‖ / (‖g_backprop‖ + ‖g_numeric‖), per parameter tensor ...
