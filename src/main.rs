@@ -2,7 +2,52 @@
 
 mod cli;
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::process::ExitCode;
+
+/// The system allocator, but every block of 256 bytes or more starts on a 64-byte boundary (a
+/// cache line, and one AVX-512 vector). The hot kernels stream weight and activation rows with
+/// 64-byte loads: glibc's 16-byte alignment left each load straddling two cache lines, which
+/// cost 13% of an epoch of the chapter-1 net.
+struct CacheAligned;
+
+fn widen(layout: Layout) -> Layout {
+    if layout.size() >= 256 { layout.align_to(64).unwrap_or(layout) } else { layout }
+}
+
+// SAFETY: every call forwards to `System` with the same widened layout for a block's whole
+// life (alloc, realloc and dealloc all widen the same way), so `System`'s contract holds.
+unsafe impl GlobalAlloc for CacheAligned {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        unsafe { System.alloc(widen(layout)) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        unsafe { System.alloc_zeroed(widen(layout)) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, widen(layout)) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: the caller guarantees new_size, rounded up to layout.align(), fits an isize.
+        let new = widen(unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) });
+        let old = widen(layout);
+        if old.align() == new.align() {
+            return unsafe { System.realloc(ptr, old, new_size) };
+        }
+        // Crossing the 256-byte line changes the alignment: move the block by hand.
+        let moved = unsafe { System.alloc(new) };
+        if !moved.is_null() {
+            unsafe {
+                std::ptr::copy_nonoverlapping(ptr, moved, layout.size().min(new_size));
+                System.dealloc(ptr, old);
+            }
+        }
+        moved
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CacheAligned = CacheAligned;
 
 fn main() -> ExitCode {
     // `nndl train | head` should end quietly when `head` stops reading, as other Unix tools
@@ -21,5 +66,25 @@ fn main() -> ExitCode {
             eprintln!("error: {err:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Large blocks start on a cache line, and growing a block across the 256-byte line (where
+    /// its alignment changes) keeps its contents.
+    #[test]
+    fn large_blocks_are_cache_aligned_and_keep_their_contents_when_grown() {
+        let mut v: Vec<u32> = Vec::with_capacity(8);
+        for i in 0..100_000u32 {
+            v.push(i.wrapping_mul(2_654_435_761));
+            if v.capacity() * 4 >= 256 {
+                assert_eq!(v.as_ptr() as usize % 64, 0, "capacity {}", v.capacity());
+            }
+        }
+        assert!(v.iter().enumerate().all(|(i, &x)| x == (i as u32).wrapping_mul(2_654_435_761)));
+        v.truncate(10);
+        v.shrink_to_fit();
+        assert_eq!(v[9], 9u32.wrapping_mul(2_654_435_761));
     }
 }
