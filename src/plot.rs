@@ -458,7 +458,8 @@ fn tidy(v: f64) -> String {
     if v == 0.0 {
         return "0".into();
     }
-    if !(1e-3..1e4).contains(&v.abs()) {
+    // (with a little slack: log-axis ticks arrive as 9999.999… for 10⁴)
+    if !(1e-3 * (1.0 - 1e-9)..1e4 * (1.0 - 1e-9)).contains(&v.abs()) {
         return format!("{v:.0e}");
     }
     let decimals = (3 - v.abs().log10().floor() as i32).max(0) as usize;
@@ -553,4 +554,14 @@ fn register_font() {
         plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular())
             .unwrap_or_else(|_| panic!("the built-in DejaVu Sans font is valid"));
     });
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tick_labels_are_short() {
+        let t = super::tidy;
+        assert_eq!([t(5.0), t(0.25), t(2.5e-3), t(1234.6)], ["5", "0.25", "0.0025", "1235"]);
+        assert_eq!([t(9999.999999), t(1e6), t(1e-4), t(-1e5)], ["1e4", "1e6", "1e-4", "-1e5"]);
+    }
 }
