@@ -1,5 +1,5 @@
 //! The experiments that need no MNIST (`examples/perceptron.rs`, `learning_slowdown.rs`,
-//! `hessian.rs`), run in their `--quick` mode: each writes its plot and docs section, and prints
+//! `hessian/`), run in their `--quick` mode: each writes its plot and docs section, and prints
 //! the figures the book states, which are checked here from its output.
 
 mod examples_support;
