@@ -1,6 +1,6 @@
 //! Grids of small images: weights, conv filters, digits.
 
-use super::{DrawResult, FONT, Picture, PlotError, err, register_font, render};
+use super::{DrawResult, FONT, Picture, PlotError, draw_title, err, render, title_width};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;
@@ -49,8 +49,7 @@ pub fn image_grid(
     let captions = tiles.iter().any(|t| !t.caption.is_empty());
     let cell = (tw as u32 * scale + 12, th as u32 * scale + if captions { 26 } else { 10 });
     // Wide enough for the title too.
-    register_font();
-    let title_width = 24 + (FONT, 20).into_font().box_size(title).map_or(0, |(w, _)| w);
+    let title_width = title_width(title);
     let size = ((cell.0 * columns as u32).max(title_width), GRID_HEADER + cell.1 * rows as u32 + 6);
     render(path, size, &Picture::Grid { title, tiles, columns, shading, scale, cell })
 }
@@ -65,7 +64,7 @@ pub(super) fn draw_grid<DB: DrawingBackend>(
 ) -> DrawResult {
     let header = GRID_HEADER;
     {
-        root.draw(&Text::new(title, (10, 12), (FONT, 20).into_font())).map_err(err)?;
+        draw_title(root, title)?;
         for (i, tile) in tiles.iter().enumerate() {
             let (col, row) = ((i % columns) as u32, (i / columns) as u32);
             let (x0, y0) = ((col * cell.0 + 6) as i32, (header + row * cell.1 + 4) as i32);

@@ -1,6 +1,6 @@
 //! Heat maps with the counts written in: confusion matrices.
 
-use super::{DrawResult, FONT, Picture, PlotError, err, register_font, render};
+use super::{DrawResult, FONT, Picture, PlotError, draw_title, err, render, title_width};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;
@@ -19,8 +19,7 @@ pub fn heatmap(
         return Err(PlotError::Empty { path: path.to_path_buf(), why: "the matrix must be square".into() });
     }
     let (cell, left, top) = (48u32, 90u32, 70u32);
-    register_font();
-    let title_width = 24 + (FONT, 20).into_font().box_size(title).map_or(0, |(w, _)| w);
+    let title_width = title_width(title);
     let size = ((left + cell * n as u32 + 30).max(title_width), top + cell * n as u32 + 60);
     // Shade off-diagonal cells by their share of the largest off-diagonal count, so the
     // confusions show even when the diagonal dwarfs them.
@@ -39,7 +38,7 @@ pub(super) fn draw_heatmap<DB: DrawingBackend>(
     let cell = 48u32;
     let (left, top) = (90u32, 70u32);
     {
-        root.draw(&Text::new(title, (10, 12), (FONT, 20).into_font())).map_err(err)?;
+        draw_title(root, title)?;
         for (r, row) in matrix.iter().enumerate() {
             for (c, &v) in row.iter().enumerate() {
                 let (x, y) = ((left + c as u32 * cell) as i32, (top + r as u32 * cell) as i32);

@@ -53,6 +53,7 @@ impl Format {
 }
 
 const FONT: &str = "sans-serif";
+const TITLE_SIZE: u32 = 20;
 
 type DrawResult = Result<(), String>;
 
@@ -132,6 +133,17 @@ fn render(path: &Path, size: (u32, u32), picture: &Picture<'_>) -> Result<(), Pl
         }
     };
     write_atomically(path, &bytes).map_err(|source| PlotError::Io { path: path.to_path_buf(), source })
+}
+
+/// Pixels a title at the top of a picture needs across (its text plus margins).
+fn title_width(title: &str) -> u32 {
+    register_font();
+    24 + (FONT, TITLE_SIZE).into_font().box_size(title).map_or(0, |(w, _)| w)
+}
+
+/// A picture's title, at its top left.
+fn draw_title<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str) -> DrawResult {
+    root.draw(&Text::new(title, (10, 12), (FONT, TITLE_SIZE).into_font())).map_err(err)
 }
 
 /// Makes DejaVu Sans, compiled into the binary, the font plotters draws "sans-serif" text in.
