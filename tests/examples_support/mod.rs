@@ -4,12 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// MNIST for the tests: `$NNDL_DATA`, else `../shared/data/mnist` beside the project.
-pub fn data_dir() -> PathBuf {
-    std::env::var_os("NNDL_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/mnist"))
-}
+/// MNIST for the tests, as every test file finds it.
+#[path = "../common/mod.rs"]
+mod common;
+use common::data_dir;
 
 /// `cargo test` builds the examples beside the test binaries: `target/<profile>/examples/NAME`.
 fn example_binary(name: &str) -> PathBuf {
