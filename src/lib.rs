@@ -15,7 +15,10 @@ pub mod activation;
 pub mod cost;
 pub mod data;
 pub mod ensemble;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod image_io;
+pub mod interrupt;
 pub mod layers;
 pub mod linalg;
 pub mod model_io;

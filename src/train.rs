@@ -154,6 +154,24 @@ pub struct TrainReport {
     pub initial_gradient_norms: Option<Vec<f64>>,
 }
 
+/// What `nndl train --metrics-json` writes and `nndl plot curves` reads: how the run was set
+/// up (free-form JSON), every epoch's figures, and the untrained network's gradient norms.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct MetricsFile {
+    #[serde(default)]
+    pub training: serde_json::Value,
+    pub epochs: Vec<EpochMetrics>,
+    #[serde(default)]
+    pub initial_gradient_norms: Option<Vec<f64>>,
+}
+
+impl MetricsFile {
+    /// Reads a metrics file's text (JSON).
+    pub fn parse(text: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+}
+
 /// Hooks for showing progress; every method has an empty default.
 pub trait Observer {
     fn epoch_start(&mut self, _epoch: usize, _batches: usize) {}

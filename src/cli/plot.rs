@@ -5,7 +5,7 @@ use anyhow::{Context, bail};
 use clap::Subcommand;
 use nndl::layers::LayerSpec;
 use nndl::plot::{self, Format, Shading, Tile};
-use nndl::train::{EpochMetrics, argmax};
+use nndl::train::{MetricsFile, argmax};
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
@@ -73,21 +73,13 @@ pub fn run(args: PlotArgs) -> anyhow::Result<()> {
     }
 }
 
-/// The parts of a `--metrics-json` file a plot needs.
-#[derive(serde::Deserialize)]
-struct Metrics {
-    epochs: Vec<EpochMetrics>,
-    #[serde(default)]
-    initial_gradient_norms: Option<Vec<f64>>,
-}
-
 fn curves(files: &[PathBuf], out: Option<PathBuf>) -> anyhow::Result<()> {
     let out = out.unwrap_or_else(|| files[0].with_extension("png"));
     Format::of(&out).context("--out")?;
     let mut panels: Vec<plot::Chart> = Vec::new();
     for file in files {
         let text = std::fs::read_to_string(file).with_context(|| format!("{}", file.display()))?;
-        let m: Metrics = serde_json::from_str(&text).with_context(|| {
+        let m = MetricsFile::parse(&text).with_context(|| {
             format!("{}: not a metrics file; give one written by `nndl train --metrics-json`", file.display())
         })?;
         let mut charts = plot::training_charts(&m.epochs, m.initial_gradient_norms.as_deref());

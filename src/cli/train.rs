@@ -335,11 +335,11 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         "nndl_version": env!("CARGO_PKG_VERSION"),
     });
     if let Some(path) = &args.metrics_json {
-        let metrics = json!({
-            "training": training,
-            "epochs": report.epochs,
-            "initial_gradient_norms": report.initial_gradient_norms,
-        });
+        let metrics = train::MetricsFile {
+            training: training.clone(),
+            epochs: report.epochs.clone(),
+            initial_gradient_norms: report.initial_gradient_norms.clone(),
+        };
         let text = serde_json::to_string_pretty(&metrics)?;
         model_io::write_atomically(path, text.as_bytes())
             .with_context(|| format!("--metrics-json {}", path.display()))?;
