@@ -59,6 +59,9 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    // Ctrl-C (and SIGTERM) asks long work to stop cleanly, removing its temporary files; a
+    // second one ends the process at once. See `nndl::interrupt`.
+    nndl::interrupt::install();
     match cli::run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -6,12 +6,14 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime};
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use nndl::data::{
-    DataError, FILES, TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS, ensure_present,
-    ensure_present_with, load_mnist, read_idx_labels,
+    DataError, FILES, MinRate, TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS, ensure_present,
+    ensure_present_tuned, ensure_present_with, ensure_test_present, find_file, load_mnist, load_test,
+    locate_or_download, read_idx_labels,
 };
 use sha2::{Digest, Sha256};
 
@@ -22,6 +24,9 @@ enum Reply {
     Body(Vec<u8>),
     /// 200 announcing the whole body's length, then only the first `usize` bytes and a close.
     CutAt(Vec<u8>, usize),
+    /// 200 announcing the whole body's length, then one byte per `Duration`: never silent for
+    /// long enough to trip a per-read timeout, but far too slow.
+    Drip(Vec<u8>, Duration),
 }
 
 /// A loopback HTTP server; `base` is its mirror URL, `hits` counts requests.
@@ -34,14 +39,16 @@ struct Server {
 fn serve(routes: Vec<(String, Reply)>) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}/mnist/", listener.local_addr().unwrap());
-    let routes: HashMap<String, Reply> =
-        routes.into_iter().map(|(k, v)| (format!("/mnist/{k}"), v)).collect();
+    let routes: Arc<HashMap<String, Reply>> =
+        Arc::new(routes.into_iter().map(|(k, v)| (format!("/mnist/{k}"), v)).collect());
     let hits = Arc::new(AtomicUsize::new(0));
     let counter = hits.clone();
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
             counter.fetch_add(1, Ordering::SeqCst);
-            let _ = answer(stream, &routes);
+            // One thread per connection, so that a dripping reply does not hold up the next.
+            let routes = routes.clone();
+            std::thread::spawn(move || answer(stream, &routes));
         }
     });
     Server { base, hits }
@@ -71,6 +78,14 @@ fn answer(mut stream: TcpStream, routes: &HashMap<String, Reply>) -> std::io::Re
         Some(Reply::CutAt(body, cut)) => {
             stream.write_all(head("200 OK", body.len()).as_bytes())?;
             stream.write_all(&body[..*cut])?;
+        }
+        Some(Reply::Drip(body, every)) => {
+            stream.write_all(head("200 OK", body.len()).as_bytes())?;
+            for byte in body {
+                stream.write_all(std::slice::from_ref(byte))?; // fails once the client gives up
+                stream.flush()?;
+                std::thread::sleep(*every);
+            }
         }
         None => {
             stream.write_all(head("404 Not Found", 9).as_bytes())?;
@@ -278,7 +293,7 @@ fn all_mirrors_failing_lists_each_and_says_what_to_do() {
     assert!(!msg.contains('\n'), "{msg}");
     assert!(msg.contains(&format!("{dead}{TRAIN_IMAGES}.gz")), "{msg}");
     assert!(msg.contains(&format!("{}{TRAIN_IMAGES}.gz", empty.base)) && msg.contains("404"), "{msg}");
-    assert!(msg.contains(&format!("put the four files in {} or set NNDL_DATA", dir.display())), "{msg}");
+    assert!(msg.contains(&format!("put the MNIST files in {} or set NNDL_DATA", dir.display())), "{msg}");
     assert_eq!(listing(&dir), Vec::<String>::new());
 
     let err = ensure_present_with(&dir, &[], &as_refs(&t), false).unwrap_err();
@@ -298,28 +313,263 @@ fn an_uncompressed_reply_is_verified_and_kept_raw() {
     assert_eq!(read_idx_labels(&dir.join(TEST_LABELS)).unwrap(), [0, 1, 2, 3, 4, 5]);
 }
 
-#[test]
-fn real_files_through_loopback_match_the_real_checksums() {
-    let real = std::env::var_os("NNDL_DATA")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/mnist"));
-    let routes = FILES
+/// The real MNIST folder, found as the CLI finds it.
+fn real_dir() -> PathBuf {
+    locate_or_download(None, false).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Routes serving the real files, each under `NAME.gz` as the mirrors do (a raw file is served
+/// raw, as a server that decoded the gzip for us would).
+fn real_routes() -> Vec<(String, Reply)> {
+    let real = real_dir();
+    FILES
         .iter()
         .map(|(name, _)| {
-            let file = format!("{name}.gz");
-            let body = std::fs::read(real.join(&file)).unwrap_or_else(|e| {
-                panic!("{}: {e}; set NNDL_DATA to the real MNIST folder", real.join(&file).display())
-            });
-            (file, Reply::Body(body))
+            let path = find_file(&real, name).unwrap().unwrap();
+            (format!("{name}.gz"), Reply::Body(std::fs::read(&path).unwrap()))
         })
-        .collect();
-    let server = serve(routes);
+        .collect()
+}
+
+#[test]
+fn real_files_through_loopback_match_the_real_checksums() {
+    let server = serve(real_routes());
     let tmp = tempfile::tempdir().unwrap();
     let dir = cache_dir(&tmp);
     let got = ensure_present(&dir, &[&refused(), &server.base], false).unwrap();
     assert_eq!(got.len(), 4);
     assert_eq!(listing(&dir).len(), 4);
-    let labels = read_idx_labels(&dir.join(format!("{TRAIN_LABELS}.gz"))).unwrap();
+    let labels = read_idx_labels(&find_file(&dir, TRAIN_LABELS).unwrap().unwrap()).unwrap();
     assert_eq!(&labels[..8], &[5, 0, 4, 1, 9, 2, 1, 3]);
+}
+
+#[test]
+fn the_test_set_alone_fetches_only_the_two_test_files() {
+    let server = serve(real_routes());
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = cache_dir(&tmp);
+    let got = ensure_test_present(&dir, &[&server.base], false).unwrap();
+    assert_eq!(got, [format!("{TEST_IMAGES}.gz"), format!("{TEST_LABELS}.gz")]);
+    assert_eq!(server.hits.load(Ordering::SeqCst), 2);
+    let test = load_test(&dir).unwrap();
+    assert_eq!((test.len(), test.rows, test.cols, test.labels.len()), (10_000, 28, 28, 10_000));
+    assert_eq!(&test.labels[..4], &[7, 2, 1, 0]);
+    // Nothing more to fetch; the full set is still missing its training files.
+    assert!(ensure_test_present(&dir, &[&server.base], false).unwrap().is_empty());
+    assert_eq!(server.hits.load(Ordering::SeqCst), 2);
+    let err = load_mnist(&dir, 50_000, 10_000).unwrap_err();
+    assert!(matches!(err, DataError::NotFound { .. }), "{err:?}");
+}
+
+/// The window the tests use: 16 KiB in 2 s, so that a drip is caught in about 2 s.
+const FAST: MinRate = MinRate { bytes: 16 << 10, window: Duration::from_secs(2) };
+
+#[test]
+fn a_dripping_mirror_is_given_up_for_the_next_and_the_reason_reported() {
+    let files = synthetic();
+    let t = table(&files[..1]);
+    let body = gz(&files[0].1);
+    let drip = serve(vec![(format!("{TRAIN_IMAGES}.gz"), Reply::Drip(body, Duration::from_millis(100)))]);
+    let good = serve(gz_routes(&files));
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = cache_dir(&tmp);
+
+    let started = Instant::now();
+    let got = ensure_present_tuned(&dir, &[&drip.base, &good.base], &as_refs(&t), false, FAST).unwrap();
+    assert_eq!(got, [format!("{TRAIN_IMAGES}.gz")]);
+    assert_eq!(good.hits.load(Ordering::SeqCst), 1);
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(8), "took {took:?}");
+
+    // Only the drip: the error names the mirror and says why, and nothing is left behind.
+    let dir = tmp.path().join("other");
+    let err = ensure_present_tuned(&dir, &[&drip.base], &as_refs(&t), false, FAST).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, DataError::Download { .. }), "{err:?}");
+    assert!(msg.contains(&format!("{}{TRAIN_IMAGES}.gz: too slow", drip.base)), "{msg}");
+    assert!(msg.contains("16384 bytes per 2 s"), "{msg}");
+    assert_eq!(listing(&dir), Vec::<String>::new());
+}
+
+#[test]
+fn the_temporary_file_has_an_unpredictable_name_and_is_locked_while_in_use() {
+    let files = synthetic();
+    let t = table(&files[..1]);
+    let body = gz(&files[0].1);
+    let drip = serve(vec![(format!("{TRAIN_IMAGES}.gz"), Reply::Drip(body, Duration::from_millis(100)))]);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
+    let worker = {
+        let (dir, base, t) = (dir.clone(), drip.base.clone(), t.clone());
+        std::thread::spawn(move || ensure_present_tuned(&dir, &[&base], &as_refs(&t), false, FAST))
+    };
+    let started = Instant::now();
+    let part = loop {
+        if let Some(name) = listing(&dir).into_iter().find(|n| n.ends_with(".part")) {
+            break dir.join(name);
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "no .part file appeared");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let name = part.file_name().unwrap().to_string_lossy().into_owned();
+    let prefix = format!(".{TRAIN_IMAGES}.");
+    assert!(name.starts_with(&prefix), "{name}");
+    let middle = &name[prefix.len()..name.len() - ".part".len()];
+    assert!(!middle.contains(&std::process::id().to_string()), "pid-based name {name}");
+    assert!(middle.len() >= 10, "too short to be unpredictable: {name}");
+    let other = std::fs::File::open(&part).unwrap();
+    assert!(matches!(other.try_lock(), Err(std::fs::TryLockError::WouldBlock)), "{name} is not locked");
+    drop(other);
+    // The drip is given up; the temporary file goes with it.
+    assert!(worker.join().unwrap().is_err());
+    assert_eq!(listing(&dir), Vec::<String>::new());
+}
+
+/// Sets the file's modification time `secs` seconds into the past.
+fn age(path: &Path, secs: u64) {
+    let file = std::fs::File::options().write(true).open(path).unwrap();
+    file.set_modified(SystemTime::now() - Duration::from_secs(secs)).unwrap();
+}
+
+#[test]
+fn stale_part_files_are_removed_but_not_one_a_live_download_holds() {
+    let files = synthetic();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    for (name, raw) in &files {
+        std::fs::write(dir.join(format!("{name}.gz")), gz(raw)).unwrap();
+    }
+    let stale = [format!(".{TRAIN_IMAGES}.Xq3kP0aZ9mWb.part"), format!(".{TEST_LABELS}.4242-0.part")];
+    let locked = format!(".{TRAIN_LABELS}.aaaaaaaaaaaa.part");
+    let young = format!(".{TEST_IMAGES}.bbbbbbbbbbbb.part");
+    let others =
+        ["notes.part".to_string(), ".other-file.cccc.part".to_string(), format!(".{TRAIN_IMAGES}.keep")];
+    for name in stale.iter().chain([&locked, &young]).chain(&others) {
+        std::fs::write(dir.join(name), b"partial").unwrap();
+        if name != &young {
+            age(&dir.join(name), 3600);
+        }
+    }
+    let holder = std::fs::File::open(dir.join(&locked)).unwrap();
+    holder.lock().unwrap();
+
+    let t = table(&files);
+    assert!(ensure_present_with(dir, &[], &as_refs(&t), false).unwrap().is_empty());
+    let left = listing(dir);
+    for name in &stale {
+        assert!(!left.contains(name), "{name} was not removed: {left:?}");
+    }
+    for name in [&locked, &young].into_iter().chain(&others) {
+        assert!(left.contains(name), "{name} was removed: {left:?}");
+    }
+    // Once its holder is gone, the locked one is stale too.
+    drop(holder);
+    ensure_present_with(dir, &[], &as_refs(&t), false).unwrap();
+    assert!(!listing(dir).contains(&locked));
+}
+
+/// What can stand at an MNIST file's name without being a regular file, and the words the
+/// error must use for it. Each is made by `make(path)`.
+#[allow(clippy::type_complexity)]
+fn unusable_things(scratch: &Path) -> Vec<(&'static str, Box<dyn Fn(&Path)>, String)> {
+    use std::os::unix::fs::symlink;
+    let missing = scratch.join("nowhere");
+    let a_dir = scratch.join("a-dir");
+    std::fs::create_dir_all(&a_dir).unwrap();
+    vec![
+        ("directory", Box::new(|p: &Path| std::fs::create_dir(p).unwrap()), "is a directory".to_string()),
+        (
+            "link to /dev/zero",
+            Box::new(|p: &Path| symlink("/dev/zero", p).unwrap()),
+            "is a symbolic link to /dev/zero, which is not a regular file (a character device)".to_string(),
+        ),
+        (
+            "link loop",
+            Box::new(|p: &Path| symlink(p, p).unwrap()),
+            "cannot be used: Too many levels of symbolic links (os error 40)".to_string(),
+        ),
+        (
+            "dangling link",
+            Box::new(move |p: &Path| symlink(&missing, p).unwrap()),
+            format!("is a symbolic link to {}, which does not exist", scratch.join("nowhere").display()),
+        ),
+        (
+            "link to a directory",
+            Box::new(move |p: &Path| symlink(&a_dir, p).unwrap()),
+            format!("is a symbolic link to {}, which is a directory", scratch.join("a-dir").display()),
+        ),
+        (
+            "FIFO",
+            Box::new(|p: &Path| {
+                let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
+                // SAFETY: a valid NUL-terminated path.
+                assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+            }),
+            "is not a regular file (a FIFO (named pipe))".to_string(),
+        ),
+        (
+            "socket",
+            Box::new(|p: &Path| std::mem::forget(std::os::unix::net::UnixListener::bind(p).unwrap())),
+            "is not a regular file (a socket)".to_string(),
+        ),
+    ]
+}
+
+#[test]
+fn what_stands_at_a_file_name_is_reported_and_never_downloaded_over() {
+    let files = synthetic();
+    let server = serve(gz_routes(&files));
+    let t = table(&files);
+    let tmp = tempfile::tempdir().unwrap();
+    for (i, (label, make, words)) in unusable_things(tmp.path()).into_iter().enumerate() {
+        // At the .gz name, and at the raw name with no .gz beside it.
+        for raw in [false, true] {
+            let dir = tmp.path().join(format!("case-{i}-{raw}"));
+            std::fs::create_dir(&dir).unwrap();
+            let at = if raw { dir.join(TRAIN_IMAGES) } else { dir.join(format!("{TRAIN_IMAGES}.gz")) };
+            make(&at);
+            let err = ensure_present_with(&dir, &[&server.base], &as_refs(&t), false).unwrap_err();
+            let msg = err.to_string();
+            assert!(!msg.contains('\n'), "{label}: {msg}");
+            assert!(msg.starts_with(&format!("{}: {words};", at.display())), "{label}: {msg}");
+            assert!(msg.contains("will not download over it") && msg.contains("--data"), "{label}: {msg}");
+            assert_eq!(msg.matches("os error").count(), usize::from(words.contains("os error")), "{msg}");
+            assert_eq!(server.hits.load(Ordering::SeqCst), 0, "{label}: a download was tried");
+            assert!(std::fs::symlink_metadata(&at).is_ok(), "{label}: it was replaced");
+            // Reading reports it the same way, not as "not found".
+            let err = load_mnist(&dir, 1, 0).unwrap_err();
+            assert!(err.to_string().starts_with(&format!("{}: {words};", at.display())), "{label}: {err}");
+        }
+    }
+}
+
+#[test]
+fn a_link_to_a_regular_file_is_used_and_a_file_in_place_of_the_folder_is_named() {
+    let files = synthetic();
+    let server = serve(gz_routes(&files));
+    let t = table(&files);
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    std::fs::create_dir(&store).unwrap();
+    let dir = tmp.path().join("data");
+    std::fs::create_dir(&dir).unwrap();
+    for (name, raw) in &files {
+        std::fs::write(store.join(format!("{name}.gz")), gz(raw)).unwrap();
+        std::os::unix::fs::symlink(store.join(format!("{name}.gz")), dir.join(format!("{name}.gz"))).unwrap();
+    }
+    assert!(ensure_present_with(&dir, &[&server.base], &as_refs(&t), false).unwrap().is_empty());
+    assert_eq!(load_mnist(&dir, 15, 5).unwrap().test.len(), 6);
+    assert_eq!(locate_or_download(Some(&dir), false).unwrap(), dir);
+
+    // The data folder is a file (or lies under one).
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    for dir in [file.clone(), file.join("mnist")] {
+        let err = ensure_present_with(&dir, &[&server.base], &as_refs(&t), false).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.starts_with(&format!("{}: is not a folder;", file.display())), "{msg}");
+        let err = locate_or_download(Some(&dir), false).unwrap_err();
+        assert!(matches!(err, DataError::Unusable { .. }), "{err:?}");
+    }
+    assert_eq!(server.hits.load(Ordering::SeqCst), 0);
 }

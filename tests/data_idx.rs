@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use nndl::data::{
-    DataError, Dataset, TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS, load_mnist, read_idx_images,
-    read_idx_labels,
+    DEFAULT_MAX_DATA_BYTES, DataError, Dataset, TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS,
+    load_mnist, load_test, read_idx_images, read_idx_images_limited, read_idx_labels,
+    read_idx_labels_limited,
 };
 
 /// An IDX images file: magic 0x803, count, rows, cols, then `pixels`.
@@ -305,6 +306,111 @@ fn load_mnist_rejects_count_and_shape_mismatches_and_missing_files() {
     assert!(matches!(err, DataError::NotFound { .. }), "{err:?}");
     let msg = message_naming(&err, &images);
     assert!(msg.contains("NNDL_DATA"), "{msg}");
+}
+
+#[test]
+fn an_empty_test_set_is_refused_naming_both_files() {
+    let dir = tempfile::tempdir().unwrap();
+    write_set(dir.path(), 12, 0);
+    let images = dir.path().join(format!("{TEST_IMAGES}.gz"));
+    let labels = dir.path().join(format!("{TEST_LABELS}.gz"));
+    for err in [load_mnist(dir.path(), 7, 3).unwrap_err(), load_test(dir.path()).unwrap_err()] {
+        assert!(matches!(err, DataError::Empty { set: "test", .. }), "{err:?}");
+        let msg = message_naming(&err, &images);
+        assert!(msg.contains(&labels.display().to_string()) && msg.contains("0 test examples"), "{msg}");
+    }
+}
+
+#[test]
+fn an_empty_training_file_is_refused_as_empty_not_as_a_bad_split() {
+    let dir = tempfile::tempdir().unwrap();
+    write_set(dir.path(), 0, 5);
+    let images = dir.path().join(format!("{TRAIN_IMAGES}.gz"));
+    for (t, v) in [(50_000, 10_000), (1, 0), (0, 0)] {
+        let err = load_mnist(dir.path(), t, v).unwrap_err();
+        assert!(matches!(err, DataError::Empty { set: "training", .. }), "{err:?}");
+        let msg = message_naming(&err, &images);
+        assert!(msg.contains(&dir.path().join(TRAIN_LABELS).display().to_string()), "{msg}");
+        assert!(!msg.contains("--train-size") && msg.contains("0 training examples"), "{msg}");
+    }
+    // The test set alone is still there.
+    assert_eq!(load_test(dir.path()).unwrap().len(), 5);
+}
+
+#[test]
+fn the_test_set_loads_alone_and_its_errors_name_no_split_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    write_set(dir.path(), 12, 5);
+    for name in [format!("{TRAIN_IMAGES}.gz"), TRAIN_LABELS.to_string()] {
+        std::fs::remove_file(dir.path().join(name)).unwrap();
+    }
+    let test = load_test(dir.path()).unwrap();
+    assert_eq!((test.len(), test.rows, test.cols), (5, 2, 3));
+    assert_eq!(test.labels, [0, 1, 2, 3, 4]);
+    assert_eq!(test.image(1), load_mnist_test_image(1));
+
+    // Mismatched counts, then a missing file: named, and no flag this path does not have.
+    let labels = write(dir.path(), &format!("{TEST_LABELS}.gz"), &gz(&idx_labels(3, &[1, 2, 3])));
+    let err = load_test(dir.path()).unwrap_err();
+    assert!(matches!(err, DataError::CountMismatch { n_images: 5, n_labels: 3, .. }), "{err:?}");
+    let msg = message_naming(&err, &labels);
+    assert!(!msg.contains("--train-size") && !msg.contains("--validation-size"), "{msg}");
+    std::fs::remove_file(&labels).unwrap();
+    let err = load_test(dir.path()).unwrap_err();
+    assert!(matches!(err, DataError::NotFound { .. }), "{err:?}");
+    let msg = message_naming(&err, &labels);
+    assert!(!msg.contains("--train-size") && !msg.contains("--validation-size"), "{msg}");
+}
+
+/// Test image `i` as `write_set` makes it.
+fn load_mnist_test_image(i: u8) -> Vec<u8> {
+    (0..6u8).map(|j| i.wrapping_mul(7) ^ j ^ 0x80).collect()
+}
+
+#[test]
+fn a_sparse_raw_file_as_big_as_its_header_claims_is_refused_by_the_limit() {
+    // 90,000 images of 1000x1000: 90 GB, matching the file's length (sparse: no disk used).
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "huge", &idx_images(90_000, 1000, 1000, &[]));
+    let claimed = 16 + 90_000u64 * 1000 * 1000;
+    std::fs::File::options().write(true).open(&path).unwrap().set_len(claimed).unwrap();
+    let started = std::time::Instant::now();
+    let err = read_idx_images(&path).unwrap_err();
+    assert!(started.elapsed().as_secs_f64() < 1.0, "took {:?}", started.elapsed());
+    assert!(matches!(err, DataError::TooBig { limit: DEFAULT_MAX_DATA_BYTES, .. }), "{err:?}");
+    let msg = message_naming(&err, &path);
+    for part in [
+        "90000 images of 1000x1000".to_string(),
+        format!("{claimed} bytes"),
+        format!("limit of {DEFAULT_MAX_DATA_BYTES} bytes"),
+        format!("NNDL_MAX_DATA_BYTES={claimed}"),
+    ] {
+        assert!(msg.contains(&part), "no {part:?} in {msg}");
+    }
+    assert_eq!(DEFAULT_MAX_DATA_BYTES, 2 << 30);
+}
+
+#[test]
+fn a_gzip_that_inflates_past_the_limit_is_refused_and_one_within_it_read() {
+    let dir = tempfile::tempdir().unwrap();
+    // 64 images of 128x128 of zeros: 1 MiB + 16 bytes of IDX in a ~1 KB gzip.
+    let raw = idx_images(64, 128, 128, &vec![0; 64 * 128 * 128]);
+    let path = write(dir.path(), "bomb.gz", &gz(&raw));
+    assert!(std::fs::metadata(&path).unwrap().len() < 4096);
+    let err = read_idx_images_limited(&path, 1 << 20).unwrap_err();
+    assert!(
+        matches!(err, DataError::TooBig { claimed, limit: 1048576, .. } if claimed == raw.len() as u64),
+        "{err:?}"
+    );
+    let msg = message_naming(&err, &path);
+    assert!(msg.contains("64 images of 128x128") && msg.contains("NNDL_MAX_DATA_BYTES"), "{msg}");
+    // Exactly at the limit is allowed.
+    let d = read_idx_images_limited(&path, raw.len() as u64).unwrap();
+    assert_eq!(d.len(), 64);
+    // Labels too.
+    let path = write(dir.path(), "labels.gz", &gz(&idx_labels(5000, &[3; 5000])));
+    assert!(matches!(read_idx_labels_limited(&path, 5000), Err(DataError::TooBig { claimed: 5008, .. })));
+    assert_eq!(read_idx_labels_limited(&path, 5008).unwrap().len(), 5000);
 }
 
 fn tiny() -> Dataset {

@@ -1,25 +1,18 @@
-//! The real MNIST files: from `$NNDL_DATA`, else `../shared/data/mnist` from the project root.
+//! The real MNIST files, found as the CLI finds them.
 
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use nndl::data::{
-    Mnist, TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS, find_file, load_mnist, read_idx_images,
-    read_idx_labels,
+    Mnist, TEST_IMAGES, TEST_LABELS, TRAIN_LABELS, find_file, load_mnist, locate_or_download,
+    read_idx_images, read_idx_labels,
 };
 
+/// The real MNIST folder, found exactly as the CLI finds it (`$NNDL_DATA`, else the user cache
+/// folder, downloading there if the files are missing).
 fn real_dir() -> PathBuf {
-    let dir = std::env::var_os("NNDL_DATA")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/mnist"));
-    assert!(
-        find_file(&dir, TRAIN_IMAGES).is_some(),
-        "the real MNIST files are not in {}; set NNDL_DATA to their folder",
-        dir.display()
-    );
-    dir
+    locate_or_download(None, false).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Loaded once for the whole test binary, with the book's split.
@@ -31,15 +24,15 @@ fn mnist() -> &'static Mnist {
 /// The raw training labels, read once.
 fn train_labels() -> &'static [u8] {
     static LABELS: OnceLock<Vec<u8>> = OnceLock::new();
-    LABELS.get_or_init(|| read_idx_labels(&find_file(&real_dir(), TRAIN_LABELS).unwrap()).unwrap())
+    LABELS.get_or_init(|| read_idx_labels(&find_file(&real_dir(), TRAIN_LABELS).unwrap().unwrap()).unwrap())
 }
 
 #[test]
 fn real_files_have_the_standard_counts_and_shapes() {
     let dir = real_dir();
     assert_eq!(train_labels().len(), 60_000);
-    assert_eq!(read_idx_labels(&find_file(&dir, TEST_LABELS).unwrap()).unwrap().len(), 10_000);
-    let test = read_idx_images(&find_file(&dir, TEST_IMAGES).unwrap()).unwrap();
+    assert_eq!(read_idx_labels(&find_file(&dir, TEST_LABELS).unwrap().unwrap()).unwrap().len(), 10_000);
+    let test = read_idx_images(&find_file(&dir, TEST_IMAGES).unwrap().unwrap()).unwrap();
     assert_eq!((test.len(), test.rows, test.cols, test.images.len()), (10_000, 28, 28, 7_840_000));
     let m = mnist();
     assert_eq!(m.test.len(), 10_000);
@@ -112,7 +105,7 @@ fn real_fill_batch_gives_unit_pixels_and_correct_one_hots() {
 
 #[test]
 fn real_raw_file_reads_like_its_gzip() {
-    let gz = find_file(&real_dir(), TEST_LABELS).unwrap();
+    let gz = find_file(&real_dir(), TEST_LABELS).unwrap().unwrap();
     let mut raw = Vec::new();
     flate2::read::GzDecoder::new(std::fs::File::open(&gz).unwrap()).read_to_end(&mut raw).unwrap();
     let tmp = tempfile::tempdir().unwrap();

@@ -108,13 +108,29 @@ impl Dataset {
 
     /// Splits off the last `validation_size` examples, keeps the first `train_size`: the
     /// book's split. The caller has checked `train_size + validation_size <= len()`.
-    pub(crate) fn split(mut self, train_size: usize, validation_size: usize) -> (Dataset, Dataset) {
-        let n = self.len();
+    ///
+    /// The validation images are a copy; if memory runs out for it, the error says so (a
+    /// failed allocation would otherwise abort the process).
+    pub(crate) fn split(
+        mut self,
+        train_size: usize,
+        validation_size: usize,
+    ) -> Result<(Dataset, Dataset), std::collections::TryReserveError> {
+        let (n, p) = (self.len(), self.pixels());
         debug_assert!(train_size + validation_size <= n);
-        let validation = self.slice(n - validation_size..n);
-        self.images.truncate(train_size * self.pixels());
+        let from = n - validation_size;
+        let mut images = Vec::new();
+        images.try_reserve_exact(validation_size * p)?;
+        images.extend_from_slice(&self.images[from * p..]);
+        let mut labels = Vec::new();
+        if !self.labels.is_empty() {
+            labels.try_reserve_exact(validation_size)?;
+            labels.extend_from_slice(&self.labels[from..]);
+        }
+        let validation = Dataset { images, labels, rows: self.rows, cols: self.cols };
+        self.images.truncate(train_size * p);
         self.labels.truncate(train_size);
-        (self, validation)
+        Ok((self, validation))
     }
 }
 

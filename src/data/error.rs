@@ -28,7 +28,7 @@ pub enum DataError {
 
     /// One of the four files is in neither its gzip nor its raw form.
     #[error(
-        "{}: not found (nor {name} without .gz); put the four MNIST files in {} or set NNDL_DATA (or --data) to the folder holding them, or let nndl download them",
+        "{}: not found (nor {name} without .gz); put the MNIST files in {} or set NNDL_DATA (or --data) to the folder holding them, or let nndl download them",
         path.display(),
         dir.display()
     )]
@@ -172,7 +172,7 @@ pub enum DataError {
 
     /// A file was missing and every mirror failed.
     #[error(
-        "could not download {} from any mirror ({attempts}); put the four files in {} or set NNDL_DATA",
+        "could not download {} from any mirror ({attempts}); put the MNIST files in {} or set NNDL_DATA to the folder holding them",
         path.display(),
         dir.display()
     )]
@@ -183,6 +183,92 @@ pub enum DataError {
         dir: PathBuf,
         /// Each mirror tried and its error, `URL: error; URL: error`.
         attempts: String,
+    },
+
+    /// Something that is not a regular file stands at an MNIST file's name (or at the data
+    /// folder's): a directory, a device, a FIFO, a socket, a dangling symbolic link, a loop of
+    /// them, or a path the OS will not let nndl look at. It is never downloaded over: it may be
+    /// the user's, and a download would only hide the real problem behind network errors.
+    #[error(
+        "{}: {what}; nndl needs {need} there and will not download over it — remove or rename it, or point --data (or NNDL_DATA) at another folder",
+        path.display()
+    )]
+    Unusable {
+        /// The path at fault.
+        path: PathBuf,
+        /// What it is, e.g. "is a directory", "is not a regular file (a character device)",
+        /// or the OS error that came from looking at it.
+        what: String,
+        /// What should be there, e.g. "a regular file (or nothing, to download it)".
+        need: &'static str,
+    },
+
+    /// The header claims more bytes than one data file may expand to (see
+    /// [`max_data_bytes`](super::idx::max_data_bytes)): refused before anything is allocated.
+    #[error(
+        "{}: the header claims {what}, {claimed} bytes in all, more than the limit of {limit} bytes on one data file (NNDL_MAX_DATA_BYTES); if the file is genuine, raise the limit (e.g. NNDL_MAX_DATA_BYTES={claimed}), else {REFETCH}",
+        path.display()
+    )]
+    TooBig {
+        /// The file.
+        path: PathBuf,
+        /// What the header claims, e.g. "60000 images of 250x250".
+        what: String,
+        /// The bytes the file would hold after decompression (header included).
+        claimed: u64,
+        /// The limit in force.
+        limit: u64,
+    },
+
+    /// `NNDL_MAX_DATA_BYTES` is set to something that is not a positive number of bytes.
+    #[error(
+        "NNDL_MAX_DATA_BYTES={value:?} is not a positive whole number of bytes; set it to one (e.g. 4294967296 for 4 GiB), or unset it for the default limit of {default} bytes"
+    )]
+    BadLimit {
+        /// The variable's value.
+        value: String,
+        /// The default limit.
+        default: u64,
+    },
+
+    /// Memory ran out while allocating the buffer for a file's data.
+    #[error(
+        "{}: out of memory: could not allocate {bytes} bytes for {what}; free some memory (or use a smaller data set) and try again",
+        path.display()
+    )]
+    OutOfMemory {
+        /// The file being read.
+        path: PathBuf,
+        /// What the buffer was for, e.g. "60000 images of 28x28".
+        what: String,
+        /// The size of the allocation that failed.
+        bytes: u64,
+    },
+
+    /// A valid but empty images/labels pair: no training or no test examples at all.
+    #[error(
+        "{} and {} hold 0 {set} examples; the {set} set needs at least one — delete both and let nndl download them again, or point --data at the right folder",
+        images.display(),
+        labels.display()
+    )]
+    Empty {
+        /// The images file.
+        images: PathBuf,
+        /// The labels file.
+        labels: PathBuf,
+        /// "training" or "test".
+        set: &'static str,
+    },
+
+    /// The user pressed Ctrl-C (or the process got SIGTERM) during a download; the partial
+    /// file has been removed.
+    #[error(
+        "{}: download interrupted (Ctrl-C); nothing was saved under that name — run the command again to download it",
+        path.display()
+    )]
+    Interrupted {
+        /// Where the file would have gone (`DIR/NAME.gz`).
+        path: PathBuf,
     },
 }
 

@@ -2,8 +2,8 @@
 //!
 //! ```no_run
 //! # fn main() -> Result<(), nndl::data::DataError> {
-//! let dir = nndl::data::resolve_dir(None); // $NNDL_DATA, else the user's cache folder
-//! nndl::data::ensure_present(&dir, nndl::data::MIRRORS, true)?;
+//! // --data, else $NNDL_DATA, else the user's cache folder; downloaded there if missing.
+//! let dir = nndl::data::locate_or_download(None, true)?;
 //! let mnist = nndl::data::load_mnist(&dir, 50_000, 10_000)?;
 //! assert_eq!(mnist.test.len(), 10_000);
 //! # Ok(()) }
@@ -14,6 +14,10 @@
 //! - [`idx`]: reading IDX files, gzip or raw, without trusting their headers.
 //! - [`download`]: fetching missing files from the mirrors, verified by SHA-256.
 //! - [`error`]: [`DataError`], one line per message, naming the file and the fix.
+//!
+//! One data file may hold at most 2 GiB after decompression, or `$NNDL_MAX_DATA_BYTES` bytes
+//! if that is set (see [`max_data_bytes`]): a header claiming more is refused before anything
+//! is allocated.
 
 pub mod augment;
 pub mod dataset;
@@ -26,11 +30,14 @@ use std::path::{Path, PathBuf};
 pub use augment::{Augment, expand};
 pub use dataset::{CLASSES, Dataset, Mnist};
 pub use download::{
-    FILES, MIRRORS, TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS, ensure_present,
-    ensure_present_with, find_file,
+    FILES, MIRRORS, MinRate, TEST_FILES, TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS,
+    ensure_present, ensure_present_tuned, ensure_present_with, ensure_test_present, find_file,
 };
 pub use error::DataError;
-pub use idx::{read_idx_images, read_idx_labels};
+pub use idx::{
+    DEFAULT_MAX_DATA_BYTES, max_data_bytes, read_idx_images, read_idx_images_limited, read_idx_labels,
+    read_idx_labels_limited,
+};
 
 /// The book's training-set size (the first 50,000 of the 60,000 training images).
 pub const DEFAULT_TRAIN_SIZE: usize = 50_000;
@@ -49,35 +56,48 @@ pub fn resolve_dir(flag: Option<&Path>) -> PathBuf {
     dirs::cache_dir().map_or_else(|| PathBuf::from("nndl-mnist"), |d| d.join("nndl").join("mnist"))
 }
 
+/// Finds MNIST the one way nndl does, for the CLI and the tests alike: [`resolve_dir`]`(flag)`,
+/// then [`ensure_present`] from [`MIRRORS`] (downloading whatever is missing, verified).
+/// Returns the folder, which then holds all four files.
+pub fn locate_or_download(flag: Option<&Path>, progress: bool) -> Result<PathBuf, DataError> {
+    let dir = resolve_dir(flag);
+    ensure_present(&dir, MIRRORS, progress)?;
+    Ok(dir)
+}
+
+/// [`locate_or_download`] for the two test files only ([`ensure_test_present`]): what
+/// evaluating a trained model needs.
+pub fn locate_or_download_test(flag: Option<&Path>, progress: bool) -> Result<PathBuf, DataError> {
+    let dir = resolve_dir(flag);
+    ensure_test_present(&dir, MIRRORS, progress)?;
+    Ok(dir)
+}
+
 /// Loads MNIST from `dir` with the book's split: the first `train_size` of the training file's
 /// images for training, the LAST `validation_size` for validation, the t10k files for test.
 ///
 /// Each of the four files may be `NAME.gz` or `NAME`, gzip or raw (told apart by content; the
 /// `.gz` name wins if both exist). Requirements, each a [`DataError`] naming the file or flag:
-/// `train_size >= 1` and `train_size + validation_size <=` the training file's count (60,000);
-/// each images file has as many images as its labels file has labels; training and test images
-/// have the same size (any size: 28×28 is not required, so small synthetic sets work too).
+/// every file is a regular file (see [`find_file`]) within [`max_data_bytes`];
+/// the training and test files each hold at least one example; `train_size >= 1` and
+/// `train_size + validation_size <=` the training file's count (60,000); each images file has
+/// as many images as its labels file has labels; training and test images have the same size
+/// (any size: 28×28 is not required, so small synthetic sets work too). The validation set may
+/// be empty.
 pub fn load_mnist(dir: &Path, train_size: usize, validation_size: usize) -> Result<Mnist, DataError> {
-    let locate = |name: &str| {
-        find_file(dir, name).ok_or_else(|| DataError::NotFound {
-            path: dir.join(format!("{name}.gz")),
-            dir: dir.to_path_buf(),
-            name: name.to_string(),
-        })
-    };
-    let (train_images, train_labels) = (locate(TRAIN_IMAGES)?, locate(TRAIN_LABELS)?);
-    let (test_images, test_labels) = (locate(TEST_IMAGES)?, locate(TEST_LABELS)?);
+    let limit = max_data_bytes()?;
+    let (train_images, train_labels) = (locate(dir, TRAIN_IMAGES)?, locate(dir, TRAIN_LABELS)?);
+    let (test_images, test_labels) = (locate(dir, TEST_IMAGES)?, locate(dir, TEST_LABELS)?);
 
     // Labels first: they are small, and a bad split is reported before the big read.
-    let labels = read_idx_labels(&train_labels)?;
+    let labels = read_idx_labels_limited(&train_labels, limit)?;
+    if labels.is_empty() {
+        return Err(DataError::Empty { images: train_images, labels: train_labels, set: "training" });
+    }
     check_split(&train_labels, labels.len(), train_size, validation_size)?;
-    let full = with_labels(read_idx_images(&train_images)?, &train_images, labels, &train_labels)?;
-    let test = with_labels(
-        read_idx_images(&test_images)?,
-        &test_images,
-        read_idx_labels(&test_labels)?,
-        &test_labels,
-    )?;
+    let full =
+        with_labels(read_idx_images_limited(&train_images, limit)?, &train_images, labels, &train_labels)?;
+    let test = read_test(&test_images, &test_labels, limit)?;
     if (full.rows, full.cols) != (test.rows, test.cols) {
         return Err(DataError::ShapeMismatch {
             training: train_images,
@@ -86,21 +106,62 @@ pub fn load_mnist(dir: &Path, train_size: usize, validation_size: usize) -> Resu
             test_dims: (test.rows, test.cols),
         });
     }
-    let (training, validation) = full.split(train_size, validation_size);
+    let bytes = (validation_size * full.pixels()) as u64;
+    let (training, validation) =
+        full.split(train_size, validation_size).map_err(|_| DataError::OutOfMemory {
+            path: train_images.clone(),
+            what: format!("a copy of the {validation_size} validation images"),
+            bytes,
+        })?;
     Ok(Mnist { training, validation, test })
 }
 
-/// Convenience for the CLI: [`resolve_dir`]`(flag)`, [`ensure_present`] from [`MIRRORS`], then
-/// [`load_mnist`].
+/// Loads only the test set (the t10k files) from `dir`: what `eval` and `plot errors` need.
+/// Requirements as for [`load_mnist`]'s test files: both regular files within
+/// [`max_data_bytes`], as many images as labels, at least one of each.
+pub fn load_test(dir: &Path) -> Result<Dataset, DataError> {
+    let limit = max_data_bytes()?;
+    let (images, labels) = (locate(dir, TEST_IMAGES)?, locate(dir, TEST_LABELS)?);
+    read_test(&images, &labels, limit)
+}
+
+/// Convenience for the CLI: [`locate_or_download`]`(flag)`, then [`load_mnist`].
 pub fn load_or_download(
     flag: Option<&Path>,
     train_size: usize,
     validation_size: usize,
     progress: bool,
 ) -> Result<Mnist, DataError> {
-    let dir = resolve_dir(flag);
-    ensure_present(&dir, MIRRORS, progress)?;
+    let dir = locate_or_download(flag, progress)?;
     load_mnist(&dir, train_size, validation_size)
+}
+
+/// The path of `name` in `dir` ([`find_file`]), or [`DataError::NotFound`].
+fn locate(dir: &Path, name: &str) -> Result<PathBuf, DataError> {
+    find_file(dir, name)?.ok_or_else(|| DataError::NotFound {
+        path: dir.join(format!("{name}.gz")),
+        dir: dir.to_path_buf(),
+        name: name.to_string(),
+    })
+}
+
+/// Reads a test images/labels pair; an empty test set is refused (an accuracy of 0 / 0 would
+/// otherwise be printed as 0.00% and the run would look like it succeeded).
+fn read_test(images: &Path, labels: &Path, limit: u64) -> Result<Dataset, DataError> {
+    let test = with_labels(
+        read_idx_images_limited(images, limit)?,
+        images,
+        read_idx_labels_limited(labels, limit)?,
+        labels,
+    )?;
+    if test.is_empty() {
+        return Err(DataError::Empty {
+            images: images.to_path_buf(),
+            labels: labels.to_path_buf(),
+            set: "test",
+        });
+    }
+    Ok(test)
 }
 
 fn check_split(
