@@ -27,8 +27,7 @@
 //!
 //! [`save_grey_png`] goes the other way: pixels in [0, 1] to an 8-bit greyscale PNG.
 
-use std::fs::File;
-use std::io::{BufWriter, Cursor};
+use std::io::Cursor;
 use std::path::Path;
 
 use image::codecs::png::PngEncoder;
@@ -49,20 +48,16 @@ const INK: f32 = 0.1;
 /// The most memory the PNG decoder may allocate (an 8192×8192 RGBA image at 16 bits).
 const MAX_ALLOC: u64 = 512 * 1024 * 1024;
 
+/// The largest PNG file read (an 8192×8192 RGBA image at 16 bits, uncompressed, is 512 MiB).
+pub const MAX_FILE_BYTES: u64 = 512 << 20;
+
 /// Why a PNG could not be turned into a digit, or written. Each message is one line that
 /// names the file and says what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
-    /// The file could not be read or written.
-    #[error("{name}: cannot {action} the file ({err}); check the path")]
-    Io {
-        /// The file, as given.
-        name: String,
-        /// "read" or "write".
-        action: &'static str,
-        /// What the operating system said.
-        err: std::io::Error,
-    },
+    /// The file is not a regular file, is too large, or could not be read or written.
+    #[error(transparent)]
+    File(#[from] crate::files::FileError),
     /// The bytes are not a PNG the decoder can read.
     #[error("{name}: not a decodable PNG ({reason}); give a PNG image of one digit")]
     NotPng {
@@ -124,10 +119,12 @@ pub enum ImageError {
 }
 
 /// Load a PNG file as 784 MNIST-like pixels (row-major 28×28, f32 in [0,1]).
+///
+/// Only a regular file of at most [`MAX_FILE_BYTES`] is read (a FIFO or `/dev/zero` named as
+/// an image is refused, see [`crate::files::read_input`]).
 pub fn load_digit(path: &Path) -> Result<Vec<f32>, ImageError> {
     let name = path.display().to_string();
-    let bytes =
-        std::fs::read(path).map_err(|err| ImageError::Io { name: name.clone(), action: "read", err })?;
+    let bytes = crate::files::read_input(path, MAX_FILE_BYTES, "a PNG image")?;
     digit_from_bytes(&bytes, &name)
 }
 
@@ -154,14 +151,11 @@ pub fn save_grey_png(path: &Path, pixels: &[f32], rows: usize, cols: usize) -> R
     check_size(width, height, &name)?;
     // NaN clamps to NaN, which `as u8` turns into 0.
     let bytes: Vec<u8> = pixels.iter().map(|&v| (v.clamp(0.0, 1.0) * 255.0).round() as u8).collect();
-    let file =
-        File::create(path).map_err(|err| ImageError::Io { name: name.clone(), action: "write", err })?;
-    let mut out = BufWriter::new(file);
-    PngEncoder::new(&mut out)
+    let mut png = Vec::new();
+    PngEncoder::new(&mut png)
         .write_image(&bytes, width, height, ExtendedColorType::L8)
         .map_err(|e| ImageError::Encode { name: name.clone(), reason: e.to_string() })?;
-    out.into_inner().map_err(|e| ImageError::Io { name, action: "write", err: e.into_error() })?;
-    Ok(())
+    Ok(crate::files::write_atomically(path, &png)?)
 }
 
 /// Decode PNG bytes, refusing oversized images before anything large is allocated.

@@ -15,12 +15,14 @@ pub mod activation;
 pub mod cost;
 pub mod data;
 pub mod ensemble;
+pub mod files;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod image_io;
 pub mod interrupt;
 pub mod layers;
 pub mod linalg;
+pub mod memory;
 pub mod model_io;
 pub mod network;
 pub mod optim;
@@ -52,4 +54,18 @@ pub fn seeded_rng(seed: u64) -> Rng {
 /// all cores are used.
 pub fn set_threads(threads: usize) {
     let _ = rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build_global();
+}
+
+/// `text` on one line and shortened to about `max` characters, for a message: its start, `…`
+/// and its end. A flag's value or a file's field can be any length; an error line should not.
+pub fn shorten(text: &str, max: usize) -> String {
+    let text = text.replace(['\r', '\n'], " ");
+    let count = text.chars().count();
+    if count <= max {
+        return text;
+    }
+    let half = max.saturating_sub(1) / 2;
+    let head: String = text.chars().take(half).collect();
+    let tail: String = text.chars().skip(count - half).collect();
+    format!("{head}…{tail}")
 }

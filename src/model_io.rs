@@ -8,9 +8,10 @@
 //! (e.g. Python's `safetensors.numpy.load_file`) can open it.
 //!
 //! Files are written under a temporary name and renamed into place, so a failed save never
-//! leaves a partial file.
+//! leaves a partial file (see [`crate::files`]); `-` writes the model to standard output.
 
 use crate::cost::Cost;
+use crate::files::FileError;
 use crate::layers::{Init, LayerSpec};
 use crate::network::Network;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
@@ -27,8 +28,8 @@ pub const VERSION: u32 = 1;
 /// Why a model could not be saved or loaded. Each message names the file.
 #[derive(Debug, Error)]
 pub enum ModelError {
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    File(#[from] FileError),
     #[error("{path}: not an nndl model ({why}); give a file written by `nndl train --save`")]
     Format { path: PathBuf, why: String },
     #[error(
@@ -39,6 +40,8 @@ pub enum ModelError {
         "{path}: tensor {tensor} holds NaN or infinite values; the model is unusable — train it again (with a smaller --eta if training diverged)"
     )]
     NotFinite { path: PathBuf, tensor: String },
+    #[error("{path}: the model {why}")]
+    TooLarge { path: PathBuf, why: String },
 }
 
 /// What a model file says besides its weights.
@@ -76,17 +79,29 @@ pub fn save(net: &mut Network, training: serde_json::Value, path: &Path) -> Resu
     let meta = HashMap::from([("nndl".to_string(), serde_json::to_string(&info).expect("info serialises"))]);
     let bytes = safetensors::serialize(views, Some(meta))
         .map_err(|e| ModelError::Format { path: path.into(), why: e.to_string() })?;
-    write_atomically(path, &bytes).map_err(|source| ModelError::Io { path: path.into(), source })
+    Ok(crate::files::write_atomically(path, &bytes)?)
 }
 
 /// Reads a model written by [`save`]: the network, ready to use, and its description.
+///
+/// Nothing in the file is trusted before it is checked: the file must be a regular file no
+/// larger than the memory [budget](crate::memory::budget); every layer of the architecture
+/// passes the checks `--arch` applies ([`Network::check`]); the network must fit in memory; and
+/// every tensor the architecture needs must be in the file with exactly the expected type and
+/// shape (and no other tensor be there) before the network is built.
 pub fn load(path: &Path) -> Result<(Network, ModelInfo), ModelError> {
-    let bytes = std::fs::read(path).map_err(|source| ModelError::Io { path: path.into(), source })?;
+    let limit = crate::memory::budget();
+    let bytes = crate::files::read_input(path, limit, "a model file")?;
+    load_bytes(&bytes, path)
+}
+
+/// [`load`] from the file's bytes; `path` is only for messages.
+pub fn load_bytes(bytes: &[u8], path: &Path) -> Result<(Network, ModelInfo), ModelError> {
     let format_err = |why: String| ModelError::Format { path: path.into(), why };
     let arch_err = |why: String| ModelError::Architecture { path: path.into(), why };
 
     let (_, header) =
-        SafeTensors::read_metadata(&bytes).map_err(|e| format_err(format!("bad safetensors header: {e}")))?;
+        SafeTensors::read_metadata(bytes).map_err(|e| format_err(format!("bad safetensors header: {e}")))?;
     let json = header
         .metadata()
         .as_ref()
@@ -96,47 +111,32 @@ pub fn load(path: &Path) -> Result<(Network, ModelInfo), ModelError> {
     if info.format != FORMAT || info.version != VERSION {
         return Err(format_err(format!(
             "format {} version {}, expected {FORMAT} version {VERSION}",
-            info.format, info.version
+            crate::shorten(&info.format, 40),
+            info.version
         )));
     }
     Network::check(&info.architecture, info.cost).map_err(|e| arch_err(e.to_string()))?;
+    let need = crate::memory::inference_bytes(&info.architecture, 1, 1);
+    crate::memory::check(need, "would need")
+        .map_err(|why| ModelError::TooLarge { path: path.into(), why })?;
     let tensors =
-        SafeTensors::deserialize(&bytes).map_err(|e| format_err(format!("bad safetensors data: {e}")))?;
+        SafeTensors::deserialize(bytes).map_err(|e| format_err(format!("bad safetensors data: {e}")))?;
 
-    let mut rng = crate::seeded_rng(0);
-    let mut net = Network::new(&info.architecture, info.cost, Init::Scaled, &mut rng)
-        .map_err(|e| arch_err(e.to_string()))?;
+    // Every tensor the architecture needs, with the exact type and shape, before building.
     let mut expected = 0;
-    let mut problem: Option<ModelError> = None;
-    for (i, layer) in net.layers.iter_mut().enumerate() {
-        layer.visit_params(&mut |mut p| {
-            if problem.is_some() {
-                return;
-            }
-            expected += 1;
-            let name = format!("layers.{i}.{}", p.name);
-            let t = match tensors.tensor(&name) {
-                Ok(t) => t,
-                Err(_) => return problem = Some(arch_err(format!("tensor {name} is missing"))),
-            };
-            if t.dtype() != Dtype::F32 || t.shape() != p.value.shape() {
-                return problem = Some(arch_err(format!(
-                    "tensor {name} is {:?} {:?}, expected F32 {:?}",
+    for (i, spec) in info.architecture.iter().enumerate() {
+        for (name, shape) in spec.param_shapes() {
+            let name = format!("layers.{i}.{name}");
+            let t = tensors.tensor(&name).map_err(|_| arch_err(format!("tensor {name} is missing")))?;
+            if t.dtype() != Dtype::F32 || t.shape() != shape.as_slice() {
+                return Err(arch_err(format!(
+                    "tensor {name} is {:?} {:?}, expected F32 {shape:?}",
                     t.dtype(),
-                    t.shape(),
-                    p.value.shape()
+                    t.shape()
                 )));
             }
-            for (v, b) in p.value.iter_mut().zip(t.data().chunks_exact(4)) {
-                *v = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-            }
-            if !p.value.iter().all(|v| v.is_finite()) {
-                problem = Some(ModelError::NotFinite { path: path.into(), tensor: name });
-            }
-        });
-    }
-    if let Some(e) = problem {
-        return Err(e);
+            expected += 1;
+        }
     }
     if tensors.len() != expected {
         return Err(arch_err(format!(
@@ -144,23 +144,25 @@ pub fn load(path: &Path) -> Result<(Network, ModelInfo), ModelError> {
             tensors.len()
         )));
     }
-    Ok((net, info))
-}
 
-/// Writes `bytes` to a temporary file beside `path`, syncs it, and renames it over `path`.
-/// On any error the temporary file is removed and `path` is untouched.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let name = path.file_name().ok_or_else(|| std::io::Error::other("the path names no file"))?;
-    let tmp = path.with_file_name(format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    let mut rng = crate::seeded_rng(0);
+    let mut net = Network::new(&info.architecture, info.cost, Init::Scaled, &mut rng)
+        .map_err(|e| ModelError::TooLarge { path: path.into(), why: e.to_string() })?;
+    let mut problem: Option<ModelError> = None;
+    for (i, layer) in net.layers.iter_mut().enumerate() {
+        layer.visit_params(&mut |mut p| {
+            let name = format!("layers.{i}.{}", p.name);
+            let Ok(t) = tensors.tensor(&name) else { return }; // all checked above
+            for (v, b) in p.value.iter_mut().zip(t.data().chunks_exact(4)) {
+                *v = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            }
+            if problem.is_none() && !p.value.iter().all(|v| v.is_finite()) {
+                problem = Some(ModelError::NotFinite { path: path.into(), tensor: name });
+            }
+        });
     }
-    result
+    match problem {
+        Some(e) => Err(e),
+        None => Ok((net, info)),
+    }
 }

@@ -21,6 +21,14 @@ pub enum NetworkError {
     CostOutput(String),
     #[error("the output layer has no neurons; end the network with a dense layer")]
     NoOutputNeurons,
+    #[error("layer {index} ({layer}): {why}")]
+    Layer { index: usize, layer: String, why: String },
+    #[error(
+        "its {params} parameters need {} with their gradients, more than the {} nndl may use here; make it smaller (or raise NNDL_MAX_MEMORY)",
+        crate::memory::human(*need),
+        crate::memory::human(u128::from(*budget))
+    )]
+    TooLarge { params: u128, need: u128, budget: u64 },
 }
 
 /// Layers applied one after the other, trained against `cost`.
@@ -37,8 +45,15 @@ pub struct Network {
 impl Network {
     /// Builds the layers of `specs` with fresh parameters; checks that sizes chain and that the
     /// cost suits the output neurons.
+    /// Refuses (rather than aborting on allocation) a network whose parameters and their
+    /// gradients would not fit in [`crate::memory::budget`].
     pub fn new(specs: &[LayerSpec], cost: Cost, init: Init, rng: &mut Rng) -> Result<Self, NetworkError> {
         Self::check(specs, cost)?;
+        let params: u128 = specs.iter().map(|s| s.param_count() as u128).sum();
+        let (need, budget) = (params * 8, crate::memory::budget());
+        if need > u128::from(budget) {
+            return Err(NetworkError::TooLarge { params, need, budget });
+        }
         let layers = specs.iter().map(|s| s.build(init, rng)).collect();
         Ok(Self::from_layers(layers, cost))
     }
@@ -74,8 +89,17 @@ impl Network {
 
     /// That `specs` chain (each layer takes what the one before gives) and end in neurons
     /// that `cost` can judge.
+    ///
+    /// Every layer's settings are checked first ([`LayerSpec::problem`]: sizes at least 1 and
+    /// within nndl's limits, kernels that fit), so a checked list can be built and sized
+    /// without overflow: the same checks for `--arch` and for model files.
     pub fn check(specs: &[LayerSpec], cost: Cost) -> Result<(), NetworkError> {
         let last = specs.last().ok_or(NetworkError::Empty)?;
+        for (i, spec) in specs.iter().enumerate() {
+            if let Some(why) = spec.problem() {
+                return Err(NetworkError::Layer { index: i + 1, layer: spec.to_string(), why });
+            }
+        }
         for (i, pair) in specs.windows(2).enumerate() {
             if pair[0].out_size() != pair[1].in_size() {
                 return Err(NetworkError::Mismatch {

@@ -156,6 +156,11 @@ pub fn train_text(
         let started = std::time::Instant::now();
         let mut loss = 0.0;
         for _ in 0..batches {
+            if crate::interrupt::requested() {
+                return Err(TextError::Config(format!(
+                    "interrupted (Ctrl-C) in epoch {epoch}; nothing was saved"
+                )));
+            }
             starts.iter_mut().for_each(|s| *s = rng.random_range(0..windows));
             fill(train, &starts, t, v, &mut x, &mut y);
             sgd.train_batch(net, x.view(), y.view());
@@ -210,29 +215,39 @@ pub fn sample(net: &mut Network, corpus: &Corpus, cfg: &TextConfig, rng: &mut Rn
         }
         let probs = net.feedforward(x.view(), false);
         let last = probs.slice(s![0, (t - 1) * v..]);
-        // p_i^(1/T), renormalised
-        let weights: Vec<f64> =
-            last.iter().map(|&p| (p.max(1e-30) as f64).powf(1.0 / cfg.temperature as f64)).collect();
-        let total: f64 = weights.iter().sum();
-        let mut r = rng.random::<f64>() * total;
-        let mut next = v - 1;
-        for (i, w) in weights.iter().enumerate() {
-            if r < *w {
-                next = i;
-                break;
-            }
-            r -= w;
-        }
+        let next = draw(last.iter().copied(), cfg.temperature, rng);
         context.push(next as u32);
         out.push(corpus.vocab[next]);
     }
     out
 }
 
-/// Builds the language model for `corpus` with fresh weights.
-pub fn new_model(corpus: &Corpus, cfg: &TextConfig, rng: &mut Rng) -> Network {
+/// Draws an index from the distribution `probs` sharpened (temperature below 1) or flattened
+/// (above 1): p_i^(1/T), renormalised. Worked in logarithms, relative to the likeliest, so a
+/// tiny temperature picks the likeliest symbol instead of underflowing every weight to zero.
+pub fn draw(probs: impl Iterator<Item = f32>, temperature: f32, rng: &mut Rng) -> usize {
+    let logs: Vec<f64> = probs.map(|p| (p.max(1e-30) as f64).ln() / temperature as f64).collect();
+    let top = logs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let weights: Vec<f64> = logs.iter().map(|l| (l - top).exp()).collect(); // the likeliest weighs 1
+    let mut r = rng.random::<f64>() * weights.iter().sum::<f64>();
+    for (i, w) in weights.iter().enumerate() {
+        if r < *w {
+            return i;
+        }
+        r -= w;
+    }
+    // Rounding left r at the very end: the last symbol with any weight.
+    weights.iter().rposition(|&w| w > 0.0).unwrap_or(0)
+}
+
+/// Builds the language model for `corpus` with fresh weights (refused if it would not fit in
+/// memory, see [`Network::new`]).
+pub fn new_model(
+    corpus: &Corpus,
+    cfg: &TextConfig,
+    rng: &mut Rng,
+) -> Result<Network, crate::network::NetworkError> {
     Network::new(&model_specs(cfg, corpus.symbols()), Cost::LogLikelihood, Init::Scaled, rng)
-        .expect("the language model's layers fit together")
 }
 
 #[cfg(test)]
@@ -254,7 +269,7 @@ mod tests {
             ..Default::default()
         };
         let mut rng = crate::seeded_rng(3);
-        let mut net = new_model(&corpus, &cfg, &mut rng);
+        let mut net = new_model(&corpus, &cfg, &mut rng).unwrap();
         let history = train_text(&mut net, &corpus, &cfg, &mut rng, &mut |e| println!("{e:?}")).unwrap();
         let (first, last) = (history[0].train_loss, history.last().unwrap().train_loss);
         assert!(last < 0.5 * first, "loss {first} -> {last}");
@@ -271,10 +286,33 @@ mod tests {
         let corpus = Corpus::new("abcabc").unwrap();
         let cfg = TextConfig { seq_len: 8, ..Default::default() };
         let mut rng = crate::seeded_rng(1);
-        let mut net = new_model(&corpus, &cfg, &mut rng);
+        let mut net = new_model(&corpus, &cfg, &mut rng).unwrap();
         assert!(matches!(
             train_text(&mut net, &corpus, &cfg, &mut rng, &mut |_| {}),
             Err(TextError::TooShort { .. })
         ));
+    }
+
+    #[test]
+    fn a_tiny_temperature_draws_the_likeliest_symbol() {
+        let mut rng = crate::seeded_rng(1);
+        let probs = [0.1f32, 0.5, 0.3, 0.1];
+        for t in [1e-5f32, 1e-3, 0.01] {
+            for _ in 0..100 {
+                assert_eq!(draw(probs.iter().copied(), t, &mut rng), 1, "temperature {t}");
+            }
+        }
+        // At temperature 1 the draw follows the probabilities.
+        let mut counts = [0usize; 4];
+        for _ in 0..10_000 {
+            counts[draw(probs.iter().copied(), 1.0, &mut rng)] += 1;
+        }
+        assert!((4_700..5_300).contains(&counts[1]) && (2_700..3_300).contains(&counts[2]), "{counts:?}");
+        // Large temperatures flatten it, and zero probabilities stay reachable only then.
+        let mut counts = [0usize; 4];
+        for _ in 0..10_000 {
+            counts[draw([0.97f32, 0.01, 0.01, 0.01].into_iter(), 100.0, &mut rng)] += 1;
+        }
+        assert!(counts.iter().all(|&c| c > 2_000), "{counts:?}");
     }
 }

@@ -30,6 +30,8 @@ pub enum TrainError {
     OutputSize { net: usize },
     #[error("{0}")]
     Config(String),
+    #[error("interrupted (Ctrl-C) in epoch {epoch}; nothing was saved")]
+    Interrupted { epoch: usize },
 }
 
 /// When to lower the learning rate.
@@ -205,8 +207,13 @@ impl Evaluation {
 /// products), fewer where a net keeps much per example (conv nets' im2col columns), so that a
 /// chunk's buffers stay near 16 MB per thread.
 pub(crate) fn eval_chunk(net: &Network) -> usize {
-    let per_example: usize = net.specs().iter().map(|s| s.floats_per_example()).sum();
-    (4_000_000 / per_example.max(1)).clamp(16, 1000)
+    eval_chunk_for(&net.specs())
+}
+
+/// [`eval_chunk`] from the layers' descriptions (for memory estimates before building).
+pub fn eval_chunk_for(specs: &[crate::layers::LayerSpec]) -> usize {
+    let per_example: usize = specs.iter().map(|s| s.floats_per_example()).sum();
+    (4_000_000 / per_example.max(1)).clamp(1, 1000)
 }
 
 /// Runs `data` through the network in chunks and counts the digits it gets right
@@ -221,7 +228,11 @@ pub fn evaluate(net: &mut Network, data: &Dataset, reg: &Regulariser) -> Evaluat
 pub fn evaluate_threads(net: &mut Network, data: &Dataset, reg: &Regulariser, threads: usize) -> Evaluation {
     let chunk = eval_chunk(net);
     let chunks = data.len().div_ceil(chunk);
-    let parts = threads.clamp(1, chunks.max(1));
+    // Each further thread works on a copy of the network: no more copies than memory holds.
+    let specs = net.specs();
+    let copy = crate::memory::inference_bytes(&specs, chunk, 1);
+    let room = (u128::from(crate::memory::budget()) / copy.max(1)).max(1);
+    let parts = threads.clamp(1, chunks.max(1)).min(usize::try_from(room).unwrap_or(usize::MAX));
     let per_part = chunks.div_ceil(parts) * chunk;
     let ranges: Vec<_> = (0..parts).map(|p| p * per_part..((p + 1) * per_part).min(data.len())).collect();
     let (cost, correct) = if parts == 1 {
@@ -335,7 +346,9 @@ pub fn train(
     observer: &mut dyn Observer,
 ) -> Result<TrainReport, TrainError> {
     check(net, training, evaluation, cfg)?;
-    let (n, m, pixels, classes) = (training.len(), cfg.batch_size, training.pixels(), net.out_size());
+    // A mini-batch larger than the data is the whole data.
+    let (n, m, pixels, classes) =
+        (training.len(), cfg.batch_size.min(training.len()), training.pixels(), net.out_size());
     let reg = Regulariser { lambda: cfg.lambda, l1: cfg.l1, n };
     let mut sgd = Sgd::new(cfg.eta, cfg.momentum, reg).with_rule(cfg.optimizer, cfg.clip);
     let mut x = Array2::zeros((m, pixels));
@@ -378,6 +391,9 @@ pub fn train(
             sgd.train_batch(net, x.slice(s![..k, ..]), y.slice(s![..k, ..]));
             if b % 64 == 63 {
                 observer.batches_done(b + 1);
+                if crate::interrupt::requested() {
+                    return Err(TrainError::Interrupted { epoch });
+                }
             }
         }
         observer.batches_done(batches);
@@ -442,6 +458,7 @@ fn check(
     evaluation: Option<&Dataset>,
     cfg: &TrainConfig,
 ) -> Result<(), TrainError> {
+    cfg.validate()?;
     if let Some(index) = net.layers.iter().position(|l| l.activation().is_some_and(|a| !a.is_trainable())) {
         return Err(TrainError::Untrainable { index });
     }
@@ -451,31 +468,10 @@ fn check(
     if net.out_size() != 10 {
         return Err(TrainError::OutputSize { net: net.out_size() });
     }
-    let bad = |flag: &str, why: &str| Err(TrainError::Config(format!("{flag}: {why}")));
     if training.is_empty() {
-        return bad("--train-size", "there are no training images; give at least one");
-    }
-    if cfg.batch_size == 0 {
-        return bad("--batch-size", "must be at least 1");
-    }
-    if !(cfg.eta.is_finite() && cfg.eta > 0.0) {
-        return bad("--eta", "must be a positive number");
-    }
-    let non_negative = |v: f32| v.is_finite() && v >= 0.0;
-    if !(non_negative(cfg.lambda) && non_negative(cfg.l1)) {
-        return bad("--lambda/--l1", "must be zero or positive");
-    }
-    if cfg.clip.is_some_and(|c| !(c.is_finite() && c > 0.0)) {
-        return bad("--clip", "must be a positive number");
-    }
-    if cfg.momentum != 0.0 && cfg.optimizer != crate::optim::Rule::Sgd {
-        return bad(
-            "--momentum",
-            "applies to --optimizer sgd only (Adam and RMSProp keep their own averages)",
-        );
-    }
-    if !(0.0..1.0).contains(&cfg.momentum) {
-        return bad("--momentum", "must be in [0, 1)");
+        return Err(TrainError::Config(
+            "--train-size: there are no training images; give at least one".into(),
+        ));
     }
     let needs_eval = evaluation.is_none_or(|d| d.is_empty());
     if needs_eval && cfg.early_stop.is_some() {
@@ -484,8 +480,51 @@ fn check(
     if needs_eval && matches!(cfg.schedule, Schedule::Halve { .. }) {
         return Err(TrainError::NeedsValidation { flag: "--schedule" });
     }
-    if let (Schedule::Halve { patience: 0 }, _) | (_, Some(0)) = (cfg.schedule, cfg.early_stop) {
-        return bad("--schedule/--early-stop", "the patience must be at least 1 epoch");
-    }
     Ok(())
+}
+
+impl TrainConfig {
+    /// What is wrong with the settings themselves, if anything, named by their flags: checked
+    /// by [`train`], and by the CLI before it reads any data.
+    pub fn validate(&self) -> Result<(), TrainError> {
+        let bad = |flag: &str, why: &str| Err(TrainError::Config(format!("{flag}: {why}")));
+        if self.batch_size == 0 {
+            return bad("--batch-size", "must be at least 1");
+        }
+        if !(self.eta.is_finite() && self.eta > 0.0) {
+            return bad("--eta", "must be a positive number");
+        }
+        let non_negative = |v: f32| v.is_finite() && v >= 0.0;
+        if !non_negative(self.lambda) {
+            return bad("--lambda", "must be zero or positive");
+        }
+        if !non_negative(self.l1) {
+            return bad("--l1", "must be zero or positive");
+        }
+        if self.clip.is_some_and(|c| !(c.is_finite() && c > 0.0)) {
+            return bad("--clip", "must be a positive number");
+        }
+        if self.momentum != 0.0 && self.optimizer != crate::optim::Rule::Sgd {
+            return bad(
+                "--momentum",
+                "applies to --optimizer sgd only (Adam and RMSProp keep their own averages)",
+            );
+        }
+        if !(0.0..1.0).contains(&self.momentum) {
+            return bad("--momentum", "must be in [0, 1)");
+        }
+        if let Schedule::Halve { patience: 0 } = self.schedule {
+            return bad("--schedule", "the patience must be at least 1 epoch (e.g. halve:10)");
+        }
+        if self.early_stop == Some(0) {
+            return bad("--early-stop", "the patience must be at least 1 epoch");
+        }
+        if self.track_gradients == Some(0) {
+            return bad("--track-gradients", "give a number of images, at least 1 (e.g. 1000)");
+        }
+        if self.threads == 0 {
+            return bad("--threads", "give 1 or more");
+        }
+        Ok(())
+    }
 }

@@ -294,7 +294,7 @@ fn bad_files_give_errors_naming_them() {
     }
     let e = err_of(load_digit(&dir.path().join("missing.png")));
     assert_names(&e, "missing.png");
-    assert!(matches!(e, ImageError::Io { .. }), "{e:?}");
+    assert!(matches!(e, ImageError::File(_)), "{e:?}");
 }
 
 #[test]
@@ -433,7 +433,7 @@ fn save_grey_png_refuses_a_wrong_shape_and_a_bad_path() {
     assert!(matches!(e, ImageError::Empty { .. }), "{e:?}");
     let bad = dir.path().join("no_such_dir").join("out.png");
     let e = save_grey_png(&bad, &[0.5; 4], 2, 2).unwrap_err();
-    assert!(matches!(e, ImageError::Io { .. }), "{e:?}");
+    assert!(matches!(e, ImageError::File(_)), "{e:?}");
     assert_names(&e, "out.png");
     // Out-of-range and NaN values are clamped, not a panic.
     let odd = dir.path().join("odd.png");

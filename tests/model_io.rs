@@ -72,7 +72,7 @@ fn garbage_empty_and_missing_files_are_refused() {
     let huge = dir.path().join("huge.safetensors");
     std::fs::write(&huge, u64::MAX.to_le_bytes()).unwrap();
     assert!(matches!(expect_err(&huge), ModelError::Format { .. }));
-    assert!(matches!(expect_err(&dir.path().join("missing")), ModelError::Io { .. }));
+    assert!(matches!(expect_err(&dir.path().join("missing")), ModelError::File(_)));
 }
 
 #[test]

@@ -70,6 +70,6 @@ fn refusals_name_the_file_and_leave_nothing() {
     assert!(plot::charts(&png, &[nan], 1).is_err());
     let missing = dir.path().join("no/such/dir/p.png");
     let e = plot::charts(&missing, &curves(), 1).unwrap_err();
-    assert!(matches!(e, PlotError::Io { .. }), "{e}");
+    assert!(matches!(e, PlotError::File(_)), "{e}");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no file may be left behind");
 }

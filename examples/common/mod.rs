@@ -61,7 +61,7 @@ impl Opts {
             body.trim()
         );
         let path = self.out.join(format!("{name}.md"));
-        if let Err(e) = nndl::model_io::write_atomically(&path, text.as_bytes()) {
+        if let Err(e) = nndl::files::write_atomically(&path, text.as_bytes()) {
             fail(&format!("{}: {e}", path.display()));
         }
     }

@@ -33,7 +33,6 @@ pub fn load(args: &DataArgs, train_size: usize, validation_size: usize) -> anyho
 /// Finds (downloading only the two t10k files if needed) and loads the test set alone: for
 /// the subcommands that only evaluate (`eval`, `plot errors`), which have no split flags and
 /// whose errors therefore never mention them.
-#[allow(dead_code)] // until `eval` and `plot errors` call it instead of `load`
 pub fn load_test(args: &DataArgs) -> anyhow::Result<Dataset> {
     let dir = data::locate_or_download_test(args.data.as_deref(), std::io::stderr().is_terminal())?;
     Ok(data::load_test(&dir)?)

@@ -1,12 +1,5 @@
 //! Command-line parsing and the subcommands.
 
-mod data;
-mod plot;
-mod predict;
-mod progress;
-mod text;
-mod train;
-
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -55,6 +48,51 @@ fn all_cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// `--threads N` as used: N, but no more than the cores this process may use (more threads
+/// than cores only wait on each other), saying so when it lowers N.
+fn threads(asked: Option<usize>) -> usize {
+    let cores = all_cores();
+    match asked {
+        Some(n) if n > cores => {
+            eprintln!(
+                "note: --threads {n} is more than the {cores} core{} this process may use; using {cores}",
+                if cores == 1 { "" } else { "s" }
+            );
+            cores
+        }
+        Some(n) => n,
+        None => cores,
+    }
+}
+
+/// Whether standard output carries data (an output given as `-`): the report then goes to
+/// standard error, so the data can be piped on clean.
+static STDOUT_IS_DATA: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn stdout_is_data(yes: bool) {
+    STDOUT_IS_DATA.store(yes, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// `println!` for the human-readable report: standard output, or standard error when standard
+/// output carries data.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        if $crate::cli::STDOUT_IS_DATA.load(std::sync::atomic::Ordering::Relaxed) {
+            eprintln!($($arg)*)
+        } else {
+            println!($($arg)*)
+        }
+    };
+}
+pub(crate) use say;
+
+mod data;
+mod plot;
+mod predict;
+mod progress;
+mod text;
+mod train;
+
 /// `--threads`: must be at least 1.
 fn parse_threads(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
@@ -63,8 +101,33 @@ fn parse_threads(s: &str) -> Result<usize, String> {
     }
 }
 
+/// Parses the command line. `--help` and `--version` print and exit 0; a usage error is
+/// reported as one `error:` line (clap's first, without its usage block) and exit code 2.
+fn parse() -> Cli {
+    use clap::error::ErrorKind;
+    match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e)
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) =>
+        {
+            e.exit()
+        }
+        Err(e) => {
+            let text = e.render().to_string();
+            let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("error: bad command line");
+            eprintln!("{}; see --help", nndl::shorten(first.trim_end(), 400));
+            std::process::exit(2)
+        }
+    }
+}
+
 pub fn run() -> anyhow::Result<()> {
-    match Cli::parse().command {
+    match parse().command {
         Command::Train(args) => train::run(*args),
         Command::TrainText(args) => text::run(args),
         Command::Eval(args) => predict::eval(args),

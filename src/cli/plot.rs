@@ -73,12 +73,28 @@ pub fn run(args: PlotArgs) -> anyhow::Result<()> {
     }
 }
 
+/// The largest metrics file read (a real one is a few kB per hundred epochs).
+const MAX_METRICS_BYTES: u64 = 64 << 20;
+
+/// Checks picture outputs before any work: each a .png/.svg path that can be written, and no
+/// two the same file.
+fn check_outputs(outputs: &[(&str, &Path)]) -> anyhow::Result<()> {
+    for &(flag, path) in outputs {
+        Format::of(path).context(flag.to_string())?;
+        nndl::files::check_output(path, flag, false).context(flag.to_string())?;
+    }
+    Ok(nndl::files::check_distinct(outputs)?)
+}
+
 fn curves(files: &[PathBuf], out: Option<PathBuf>) -> anyhow::Result<()> {
     let out = out.unwrap_or_else(|| files[0].with_extension("png"));
-    Format::of(&out).context("--out")?;
+    check_outputs(&[("--out", &out)])?;
+    if let Some(input) = files.iter().find(|f| nndl::files::check_distinct(&[("", f), ("", &out)]).is_err()) {
+        bail!("--out {}: is also a metrics file to read; give the picture another name", input.display());
+    }
     let mut panels: Vec<plot::Chart> = Vec::new();
     for file in files {
-        let text = std::fs::read_to_string(file).with_context(|| format!("{}", file.display()))?;
+        let text = nndl::files::read_input_text(file, MAX_METRICS_BYTES, "a metrics file")?;
         let m = MetricsFile::parse(&text).with_context(|| {
             format!("{}: not a metrics file; give one written by `nndl train --metrics-json`", file.display())
         })?;
@@ -99,7 +115,7 @@ fn curves(files: &[PathBuf], out: Option<PathBuf>) -> anyhow::Result<()> {
 }
 
 fn weights(model: &Path, layer: Option<usize>, max: usize, out: &Path) -> anyhow::Result<()> {
-    Format::of(out).context("--out")?;
+    check_outputs(&[("--out", out)])?;
     let (mut net, _) = super::predict::load_model(model)?;
     let specs = net.specs();
     let has_weights = |s: &LayerSpec| matches!(s, LayerSpec::Dense { .. } | LayerSpec::Conv { .. });
@@ -118,15 +134,19 @@ fn weights(model: &Path, layer: Option<usize>, max: usize, out: &Path) -> anyhow
     });
     let (tiles, what) = match spec {
         LayerSpec::Dense { inputs, outputs, .. } => {
-            // The first layer reads the 28×28 image; a later one reads an image only if the
-            // layer before it gives one channel of H×W.
+            // A dense layer reads the 28×28 image when only dropout or flatten come before it;
+            // a later one reads an image only if the layer before it gives one channel of H×W.
             let shape = spec.in_shape();
-            let (h, w) = match (index, shape.channels) {
-                (0, _) => (28, 28),
+            let reads_input = specs[..index]
+                .iter()
+                .all(|s| matches!(s, LayerSpec::Dropout { .. } | LayerSpec::Flatten { .. }));
+            let (h, w) = match (reads_input, shape.channels) {
+                (true, _) => (28, 28),
                 (_, 1) if shape.height > 1 => (shape.height, shape.width),
                 _ => bail!(
-                    "--layer {}: this dense layer reads {shape} ({inputs} inputs), which is not one image; \
+                    "{}layer {}: this dense layer reads {shape} ({inputs} inputs), which is not one image; \
                      plot the first dense layer of an MLP or a conv layer",
+                    if layer.is_some() { "--" } else { "" },
                     index + 1
                 ),
             };
@@ -173,11 +193,10 @@ fn weights(model: &Path, layer: Option<usize>, max: usize, out: &Path) -> anyhow
 }
 
 fn errors(model: &Path, data: &DataArgs, max: usize, out: &Path, confusion: &Path) -> anyhow::Result<()> {
-    Format::of(out).context("--out")?;
-    Format::of(confusion).context("--confusion")?;
+    check_outputs(&[("--out", out), ("--confusion", confusion)])?;
     let (net, _) = super::predict::load_model(model)?;
-    let mnist = super::data::load(data, 50_000, 10_000)?;
-    let test = &mnist.test;
+    let test = &super::data::load_test(data)?;
+    super::predict::check_fits(&net, model, test, data)?;
     let outputs = nndl::ensemble::outputs(&mut [net], test).remove(0);
     let name =
         model.file_name().map_or_else(|| model.display().to_string(), |n| n.to_string_lossy().into_owned());

@@ -2,6 +2,7 @@
 
 use super::DataArgs;
 use anyhow::{Context, bail};
+use nndl::data::Dataset;
 use nndl::image_io;
 use nndl::model_io::{self, ModelInfo};
 use nndl::network::Network;
@@ -65,20 +66,37 @@ pub(super) fn load_model(path: &Path) -> anyhow::Result<(Network, ModelInfo)> {
     Ok((net, info))
 }
 
+/// Refuses test images that are not the size the model reads (before anything runs).
+pub(super) fn check_fits(net: &Network, model: &Path, test: &Dataset, data: &DataArgs) -> anyhow::Result<()> {
+    if net.in_size() != test.pixels() {
+        bail!(
+            "{}: the model reads {} inputs, but the test images in {} are {}×{} ({} pixels); give the data it was trained on",
+            model.display(),
+            net.in_size(),
+            nndl::data::resolve_dir(data.data.as_deref()).display(),
+            test.rows,
+            test.cols,
+            test.pixels()
+        );
+    }
+    Ok(())
+}
+
 pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
-    let Some(model) = &args.model else { return eval_ensemble(&args) };
+    let threads = super::threads(args.threads);
+    let Some(model) = &args.model else { return eval_ensemble(&args, threads) };
     let (mut net, _) = load_model(model)?;
-    let mnist = super::data::load(&args.data, 50_000, 10_000)?;
-    let threads = args.threads.unwrap_or_else(super::all_cores);
+    let test = super::data::load_test(&args.data)?;
+    check_fits(&net, model, &test, &args.data)?;
     nndl::set_threads(threads);
     let mut times = Vec::new();
-    let mut test = None;
+    let mut result = None;
     for _ in 0..args.repeat.max(1) {
         let started = std::time::Instant::now();
-        test = Some(train::evaluate_threads(&mut net, &mnist.test, &Regulariser::default(), threads));
+        result = Some(train::evaluate_threads(&mut net, &test, &Regulariser::default(), threads));
         times.push(started.elapsed().as_secs_f64());
     }
-    let test = test.expect("evaluated at least once");
+    let test = result.expect("evaluated at least once");
     times.sort_by(f64::total_cmp);
     println!("model: {}", model.display());
     println!(
@@ -94,14 +112,18 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn eval_ensemble(args: &EvalArgs) -> anyhow::Result<()> {
+fn eval_ensemble(args: &EvalArgs, threads: usize) -> anyhow::Result<()> {
     let mut nets = Vec::new();
     for path in &args.ensemble {
         nets.push(load_model(path)?.0);
     }
-    let mnist = super::data::load(&args.data, 50_000, 10_000)?;
-    let outputs = nndl::ensemble::outputs(&mut nets, &mnist.test);
-    let labels = &mnist.test.labels;
+    let test = super::data::load_test(&args.data)?;
+    for (net, path) in nets.iter().zip(&args.ensemble) {
+        check_fits(net, path, &test, &args.data)?;
+    }
+    nndl::set_threads(threads);
+    let outputs = nndl::ensemble::outputs(&mut nets, &test);
+    let labels = &test.labels;
     let right = |answers: &[usize]| answers.iter().zip(labels).filter(|(a, l)| **a == **l as usize).count();
     for (path, out) in args.ensemble.iter().zip(&outputs) {
         let answers: Vec<usize> = out.rows().into_iter().map(|r| argmax(r.iter().copied())).collect();
@@ -119,23 +141,42 @@ fn eval_ensemble(args: &EvalArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Classifies every image that can be read; an image that cannot is reported on its own
+/// `error:` line (the last one is the command's error, so the exit code says something
+/// failed), and the others are still classified.
 pub fn predict(args: PredictArgs) -> anyhow::Result<()> {
     let (mut net, _) = load_model(&args.model)?;
-    // Read every image first, so a bad one stops the run before anything is printed.
-    let mut x = ndarray::Array2::<f32>::zeros((args.images.len(), 784));
-    for (mut row, path) in x.rows_mut().into_iter().zip(&args.images) {
-        let pixels = image_io::load_digit(path)?;
-        row.assign(&ndarray::ArrayView1::from(&pixels[..]));
+    let mut good = Vec::new();
+    let mut failures = Vec::new();
+    for path in &args.images {
+        match image_io::load_digit(path) {
+            Ok(pixels) => good.push((path, pixels)),
+            Err(e) => failures.push(anyhow::Error::from(e)),
+        }
     }
-    let out = net.feedforward(x.view(), false);
-    let width = args.images.iter().map(|p| p.display().to_string().len()).max().unwrap_or(0);
-    println!("{:width$}  digit  activations of outputs 0–9", "image");
-    for (path, row) in args.images.iter().zip(out.rows()) {
-        let acts: Vec<String> = row.iter().map(|a| format!("{a:.3}")).collect();
-        let digit = argmax(row.iter().copied());
-        println!("{:width$}  {digit:>5}  {}", path.display().to_string(), acts.join(" "));
+    if !good.is_empty() {
+        let mut x = ndarray::Array2::<f32>::zeros((good.len(), 784));
+        for (mut row, (_, pixels)) in x.rows_mut().into_iter().zip(&good) {
+            row.assign(&ndarray::ArrayView1::from(&pixels[..]));
+        }
+        let out = net.feedforward(x.view(), false);
+        let width = good.iter().map(|(p, _)| p.display().to_string().len()).max().unwrap_or(0);
+        println!("{:width$}  digit  activations of outputs 0–9", "image");
+        for ((path, _), row) in good.iter().zip(out.rows()) {
+            let acts: Vec<String> = row.iter().map(|a| format!("{a:.3}")).collect();
+            let digit = argmax(row.iter().copied());
+            println!("{:width$}  {digit:>5}  {}", path.display().to_string(), acts.join(" "));
+        }
     }
-    Ok(())
+    match failures.pop() {
+        None => Ok(()),
+        Some(last) => {
+            for e in &failures {
+                eprintln!("error: {e:#}");
+            }
+            Err(last)
+        }
+    }
 }
 
 pub fn summary(args: SummaryArgs) -> anyhow::Result<()> {

@@ -43,11 +43,11 @@ impl Observer for EpochPrinter {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
-        println!("{}", epoch_line(m, self.epochs));
+        super::say!("{}", epoch_line(m, self.epochs));
     }
 
     fn gradients_before(&mut self, norms: &[f64]) {
-        println!("before training: {}", norms_text(norms));
+        super::say!("before training: {}", norms_text(norms));
     }
 }
 

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 #[derive(clap::Args)]
 #[command(
+    allow_negative_numbers = true,
     after_help = "Example:\n  nndl train-text book.txt --hidden 128 --seq-len 32 --epochs 20 --save lm.safetensors\n\n\
 The text is read as characters; the last 10% is held out for the validation loss. After each epoch \
 the loss (nats per character, and its perplexity) and a sample of new text are printed."
@@ -61,15 +62,32 @@ fn parse_cell(s: &str) -> Result<Cell, String> {
     }
 }
 
+/// The largest text read (its characters are held as 4-byte ids besides).
+const MAX_TEXT_BYTES: u64 = 1 << 30;
+
 pub fn run(args: TextArgs) -> anyhow::Result<()> {
+    // Every flag is checked before the text is read.
     let optimizer = match args.optimizer.as_str() {
         "sgd" => Rule::Sgd,
         "adam" => Rule::ADAM,
         "rmsprop" => Rule::RMSPROP,
-        o => bail!("--optimizer: '{o}' is not an optimizer (use sgd, adam or rmsprop)"),
+        o => bail!("--optimizer: '{}' is not an optimizer (use sgd, adam or rmsprop)", nndl::shorten(o, 40)),
     };
     if !(args.temperature.is_finite() && args.temperature > 0.0) {
         bail!("--temperature: must be a positive number");
+    }
+    if args.eta.is_some_and(|eta| !(eta.is_finite() && eta > 0.0)) {
+        bail!("--eta: must be a positive number");
+    }
+    if !(args.clip.is_finite() && args.clip >= 0.0) {
+        bail!("--clip: must be a positive number, or 0 for no clipping");
+    }
+    for (flag, value) in
+        [("--hidden", args.hidden), ("--seq-len", args.seq_len), ("--batch-size", args.batch_size)]
+    {
+        if value == 0 {
+            bail!("{flag}: must be at least 1");
+        }
     }
     let cfg = TextConfig {
         cell: args.cell,
@@ -83,12 +101,29 @@ pub fn run(args: TextArgs) -> anyhow::Result<()> {
         sample_len: args.sample,
         temperature: args.temperature,
     };
-    let text = std::fs::read_to_string(&args.file)
-        .with_context(|| format!("{}: cannot read it as UTF-8 text", args.file.display()))?;
+    if let Some(path) = &args.save {
+        nndl::files::check_output(path, "--save", false).context("--save")?;
+    }
+    let text = nndl::files::read_input_text(&args.file, MAX_TEXT_BYTES, "a text to learn from")?;
     let corpus = Corpus::new(&text).with_context(|| args.file.display().to_string())?;
+    // The model's size follows from the alphabet: known only now.
+    let specs = text::model_specs(&cfg, corpus.symbols());
+    nndl::network::Network::check(&specs, nndl::cost::Cost::LogLikelihood).context("--hidden/--seq-len")?;
+    let states = match cfg.optimizer {
+        Rule::Adam { .. } => 2,
+        Rule::RmsProp { .. } => 1,
+        Rule::Sgd => 0,
+    };
+    let need = nndl::memory::training_bytes(&specs, cfg.batch_size, 1, states, 256);
+    nndl::memory::check(
+        need,
+        &format!("this model (alphabet of {}, {} steps)", corpus.symbols(), cfg.seq_len),
+    )
+    .map_err(anyhow::Error::msg)
+    .context("--hidden")?;
     let seed = args.seed.unwrap_or_else(rand::random);
     let mut rng = nndl::seeded_rng(seed);
-    let mut net = text::new_model(&corpus, &cfg, &mut rng);
+    let mut net = text::new_model(&corpus, &cfg, &mut rng).context("--hidden")?;
     println!(
         "{}: {} characters, alphabet of {}; {} {} → softmax {} per step; {} steps per sequence; seed {seed}",
         args.file.display(),

@@ -6,10 +6,10 @@ use anyhow::{Context, bail};
 use nndl::activation::Activation;
 use nndl::cost::Cost;
 use nndl::layers::{Init, LayerSpec, Shape, parse_arch};
-use nndl::model_io;
 use nndl::network::{Network, dense_specs};
 use nndl::optim::{Regulariser, Rule};
 use nndl::train::{self, Monitor, Schedule, TrainConfig};
+use nndl::{files, model_io};
 use serde_json::json;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -219,6 +219,16 @@ fn parse_monitor(items: &[String]) -> anyhow::Result<Monitor> {
     Ok(m)
 }
 
+/// Update-rule state kept per parameter (for the memory estimate).
+fn optimizer_states(cfg: &TrainConfig) -> usize {
+    match cfg.optimizer {
+        Rule::Adam { .. } => 2,
+        Rule::RmsProp { .. } => 1,
+        Rule::Sgd if cfg.momentum != 0.0 => 1,
+        Rule::Sgd => 0,
+    }
+}
+
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     // Everything that can be wrong with the flags is found before any data is read.
     let specs = architecture(&args)?;
@@ -228,12 +238,12 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     } else {
         Cost::Quadratic
     });
+    let flag = if args.arch.is_some() { "--arch" } else { "--layers" };
     Network::check(&specs, cost).context(if args.arch.is_some() {
         "--arch/--cost"
     } else {
         "--cost/--output"
     })?;
-    let flag = if args.arch.is_some() { "--arch" } else { "--layers" };
     let (inputs, outputs) = (specs[0].in_size(), specs[specs.len() - 1].out_size());
     if inputs != MNIST_SHAPE.size() {
         bail!(
@@ -243,10 +253,11 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     if outputs != 10 {
         bail!("{flag}: the network gives {outputs} outputs, but there are 10 digits; end with a layer of 10");
     }
-    if args.summary {
-        println!("{}", nndl::layers::summary_table(&specs));
+    if args.train_size == 0 {
+        bail!("--train-size: at least one training image is needed");
     }
-    let cfg = TrainConfig {
+    let training_images = args.train_size.saturating_mul(if args.expand { 5 } else { 1 });
+    let mut cfg = TrainConfig {
         epochs: args.epochs,
         batch_size: args.batch_size,
         eta: args.eta.unwrap_or(args.optimizer.default_eta()),
@@ -259,23 +270,62 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         early_stop: args.early_stop,
         monitor: parse_monitor(&args.monitor)?,
         augment: args.augment.map(|a| nndl::data::Augment { flips: args.augment_flips, ..a }),
-        threads: args.threads.unwrap_or_else(super::all_cores),
+        threads: 1,
         track_gradients: args.track_gradients,
     };
-    if args.track_gradients == Some(0) {
-        bail!("--track-gradients: give a number of images, at least 1 (e.g. 1000)");
+    cfg.validate()?;
+    if args.validation_size == 0 {
+        if cfg.early_stop.is_some() {
+            bail!("--early-stop: needs validation images to watch; set --validation-size above 0");
+        }
+        if matches!(cfg.schedule, Schedule::Halve { .. }) {
+            bail!("--schedule: needs validation images to watch; set --validation-size above 0");
+        }
     }
     if let Some(path) = &args.plot {
         nndl::plot::Format::of(path).context("--plot")?;
+        // Evaluation figures exist only with validation images.
         let m = cfg.monitor;
-        let any = m.training_cost || m.training_accuracy || m.evaluation_cost || m.evaluation_accuracy;
+        let evaluated = args.validation_size > 0 && (m.evaluation_cost || m.evaluation_accuracy);
+        let any = m.training_cost || m.training_accuracy || evaluated;
         if !any && cfg.track_gradients.is_none() {
-            bail!("--plot: nothing to draw with --monitor none; monitor a figure or add --track-gradients");
+            bail!(
+                "--plot: nothing to draw: no figure is monitored{}; add --monitor all or --track-gradients",
+                if args.validation_size == 0 { " on training images (--validation-size is 0)" } else { "" }
+            );
         }
     }
-    for path in [&args.save, &args.metrics_json, &args.plot].into_iter().flatten() {
-        check_writable(path)?;
+    let outputs: Vec<(&str, &Path)> =
+        [("--save", &args.save), ("--metrics-json", &args.metrics_json), ("--plot", &args.plot)]
+            .into_iter()
+            .filter_map(|(flag, path)| path.as_deref().map(|p| (flag, p)))
+            .collect();
+    for &(flag, path) in &outputs {
+        files::check_output(path, flag, flag != "--plot").with_context(|| flag.to_string())?;
     }
+    files::check_distinct(&outputs)?;
+    if cfg.batch_size > training_images {
+        eprintln!(
+            "note: --batch-size {} is more than the {training_images} training images; using {training_images}",
+            cfg.batch_size
+        );
+        cfg.batch_size = training_images;
+    }
+    cfg.threads = super::threads(args.threads);
+    let need = nndl::memory::training_bytes(
+        &specs,
+        cfg.batch_size,
+        cfg.threads,
+        optimizer_states(&cfg),
+        train::eval_chunk_for(&specs),
+    ) + 784 * (training_images as u128 + args.validation_size as u128 + 10_000);
+    nndl::memory::check(need, &format!("training this network on mini-batches of {}", cfg.batch_size))
+        .map_err(anyhow::Error::msg)
+        .context(flag)?;
+    if args.summary {
+        say!("{}", nndl::layers::summary_table(&specs));
+    }
+    super::stdout_is_data(outputs.iter().any(|(_, p)| files::is_stdout(p)));
 
     nndl::set_threads(cfg.threads);
     let mut mnist = super::data::load(&args.data, args.train_size, args.validation_size)?;
@@ -284,9 +334,9 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     }
     let seed = args.seed.unwrap_or_else(rand::random);
     let mut rng = nndl::seeded_rng(seed);
-    let mut net = Network::new(&specs, cost, args.init, &mut rng)?;
-    println!("network: {}", describe(&specs));
-    println!(
+    let mut net = Network::new(&specs, cost, args.init, &mut rng).context(flag)?;
+    say!("network: {}", describe(&specs));
+    say!(
         "{cost} cost, {} init; {} η {} m {} λ {} λ₁ {} μ {}{}; {} epochs; seed {seed}",
         args.init,
         match cfg.optimizer {
@@ -302,7 +352,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         cfg.clip.map_or(String::new(), |c| format!(" clip {c}")),
         cfg.epochs
     );
-    println!(
+    say!(
         "data: {} training, {} validation, {} test images",
         mnist.training.len(),
         mnist.validation.len(),
@@ -314,13 +364,13 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let evaluation = (!mnist.validation.is_empty()).then_some(&mnist.validation);
     let report = train::train(&mut net, &mnist.training, evaluation, &cfg, &mut rng, &mut printer)?;
     if let Some(why) = &report.stopped_early {
-        println!("stopped after epoch {}: {why}", report.epochs.len());
+        say!("stopped after epoch {}: {why}", report.epochs.len());
     }
 
     let reg = Regulariser { lambda: cfg.lambda, l1: cfg.l1, n: mnist.training.len() };
     let test = train::evaluate_threads(&mut net, &mnist.test, &reg, cfg.threads);
-    println!("test cost: {:.4}", test.cost);
-    println!("test accuracy: {:.2}% ({} / {})", 100.0 * test.accuracy(), test.correct, test.total);
+    say!("test cost: {:.4}", test.cost);
+    say!("test accuracy: {:.2}% ({} / {})", 100.0 * test.accuracy(), test.correct, test.total);
 
     let training = json!({
         "config": cfg,
@@ -340,40 +390,18 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             epochs: report.epochs.clone(),
             initial_gradient_norms: report.initial_gradient_norms.clone(),
         };
-        let text = serde_json::to_string_pretty(&metrics)?;
-        model_io::write_atomically(path, text.as_bytes())
-            .with_context(|| format!("--metrics-json {}", path.display()))?;
-        println!("metrics written to {}", path.display());
+        let text = serde_json::to_string_pretty(&metrics)? + "\n";
+        files::write_atomically(path, text.as_bytes()).context("--metrics-json")?;
+        say!("metrics written to {}", path.display());
     }
     if let Some(path) = &args.plot {
         let charts = nndl::plot::training_charts(&report.epochs, report.initial_gradient_norms.as_deref());
         nndl::plot::charts(path, &charts, charts.len().min(3)).context("--plot")?;
-        println!("learning curves drawn to {}", path.display());
+        say!("learning curves drawn to {}", path.display());
     }
     if let Some(path) = &args.save {
         model_io::save(&mut net, training, path).context("--save")?;
-        println!("model saved to {}", path.display());
+        say!("model saved to {}", path.display());
     }
-    Ok(())
-}
-
-/// Fails now, not after an hour of training, if `path` cannot be written.
-fn check_writable(path: &Path) -> anyhow::Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    if path.is_dir() {
-        bail!("{}: is a folder; give a file name", path.display());
-    }
-    let probe = dir.join(format!(".nndl-write-test-{}", std::process::id()));
-    std::fs::write(&probe, b"").with_context(|| {
-        format!(
-            "{}: cannot write in {}; create the folder or choose another path",
-            path.display(),
-            dir.display()
-        )
-    })?;
-    let _ = std::fs::remove_file(probe);
     Ok(())
 }

@@ -21,8 +21,16 @@ use std::fmt::Write as _;
 use thiserror::Error;
 
 /// A layer that cannot be read or does not fit; the message shows every shape up to it.
+///
+/// However long the description, the message stays short: the layer's text and the list of
+/// shapes are shortened in the middle.
 #[derive(Debug, Error, PartialEq)]
-#[error("layer {index} '{text}': {why} (shapes: {shapes})")]
+#[error(
+    "layer {index} '{}': {} (shapes: {})",
+    crate::shorten(text, 80),
+    crate::shorten(why, 300),
+    crate::shorten(shapes, 300)
+)]
 pub struct ArchError {
     /// 1-based position of the layer in the description.
     pub index: usize,

@@ -7,6 +7,17 @@ use crate::activation::Activation;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+/// The largest any one size in a layer description may be (units, filters, kernel, pixels…).
+pub const MAX_DIM: usize = 1 << 31;
+/// The most numbers one layer may hold in parameters, or take, give or keep per example:
+/// 2⁴⁰ f32 are 4 TiB, beyond any memory; the limit only keeps the arithmetic on shapes from
+/// overflowing. Whether a network fits in memory is [`crate::memory`]'s question.
+pub const MAX_ELEMENTS: u128 = 1 << 40;
+
+fn shape_dims(s: Shape) -> Vec<(&'static str, usize)> {
+    vec![("input channels", s.channels), ("input height", s.height), ("input width", s.width)]
+}
+
 /// One example's activations without the batch axis: `channels × height × width`
 /// (a flat vector of n is `n × 1 × 1`). In memory, channel after channel, row-major.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -187,14 +198,46 @@ impl LayerSpec {
         }
     }
 
-    /// What is wrong with the settings, if anything (before any shape arithmetic is trusted).
+    /// The parameter tensors a built layer holds, by name and shape, in the order
+    /// [`Layer::visit_params`](super::Layer::visit_params) visits them: what a model file must
+    /// contain for this layer. Call on a spec without a [`problem`](Self::problem).
+    pub fn param_shapes(&self) -> Vec<(&'static str, Vec<usize>)> {
+        match *self {
+            LayerSpec::Dense { inputs, outputs, .. } | LayerSpec::TimeDense { inputs, outputs, .. } => {
+                vec![("weights", vec![outputs, inputs]), ("biases", vec![outputs])]
+            }
+            LayerSpec::Conv { input, filters, kernel, .. } => {
+                vec![("weights", vec![filters, input.channels, kernel, kernel]), ("biases", vec![filters])]
+            }
+            LayerSpec::Recurrent { cell, input, hidden, .. } => {
+                let g = if cell == Cell::Lstm { 4 } else { 1 } * hidden;
+                vec![
+                    ("weights", vec![g, input.channels * input.width]),
+                    ("recurrent", vec![g, hidden]),
+                    ("biases", vec![g]),
+                ]
+            }
+            LayerSpec::Pool { .. } | LayerSpec::Dropout { .. } | LayerSpec::Flatten { .. } => Vec::new(),
+        }
+    }
+
+    /// What is wrong with the settings, if anything. Every size must be at least 1 and at most
+    /// [`MAX_DIM`], and what follows from the sizes (features in and out, parameters, numbers
+    /// kept per example) at most [`MAX_ELEMENTS`]: checked in wide arithmetic, so that a spec
+    /// without a problem can be computed with in `usize` without overflow. The same checks
+    /// serve `--arch` and model files.
     pub fn problem(&self) -> Option<String> {
+        if let Some(why) = self.size_problem() {
+            return Some(why);
+        }
         let zero = |what: &str| Some(format!("{what} must be at least 1"));
         match *self {
             LayerSpec::Dense { inputs, outputs, .. } if inputs == 0 || outputs == 0 => zero("the layer size"),
-            LayerSpec::Conv { input, filters, kernel, stride, padding, .. } => {
+            LayerSpec::Conv { input, filters, kernel, stride, padding, activation } => {
                 if filters == 0 || kernel == 0 || stride == 0 {
                     zero("filters, kernel and stride")
+                } else if activation == Activation::Softmax {
+                    Some("softmax is for the output layer; give conv an elementwise activation".into())
                 } else if padding == Padding::Valid && (kernel > input.height || kernel > input.width) {
                     Some(format!(
                         "a {kernel}×{kernel} filter does not fit in a {input} input; use a smaller kernel or 'same' padding"
@@ -218,6 +261,82 @@ impl LayerSpec {
             }
             _ => None,
         }
+    }
+
+    /// The part of [`problem`](Self::problem) that keeps the shape arithmetic in range.
+    fn size_problem(&self) -> Option<String> {
+        let dims: Vec<(&str, usize)> = match *self {
+            LayerSpec::Dense { inputs, outputs, .. } => vec![("inputs", inputs), ("outputs", outputs)],
+            LayerSpec::TimeDense { steps, inputs, outputs, .. } => {
+                vec![("steps", steps), ("inputs", inputs), ("outputs", outputs)]
+            }
+            LayerSpec::Conv { input, filters, kernel, stride, .. } => {
+                let mut d = shape_dims(input);
+                d.extend([("filters", filters), ("kernel", kernel), ("stride", stride)]);
+                d
+            }
+            LayerSpec::Pool { input, size, stride, .. } => {
+                let mut d = shape_dims(input);
+                d.extend([("pool size", size), ("stride", stride)]);
+                d
+            }
+            LayerSpec::Dropout { input, .. } | LayerSpec::Flatten { input } => shape_dims(input),
+            LayerSpec::Recurrent { input, hidden, .. } => {
+                let mut d = shape_dims(input);
+                d.push(("hidden units", hidden));
+                d
+            }
+        };
+        if let Some((what, n)) = dims.iter().find(|(_, n)| *n == 0 || *n > MAX_DIM) {
+            return Some(if *n == 0 {
+                format!("the {what} must be at least 1")
+            } else {
+                format!("{n} {what} is beyond nndl's limit of 2³¹ for one size")
+            });
+        }
+        // Every size is now at most 2^31, so these products of at most four fit in u128.
+        let wide = |s: Shape| s.channels as u128 * s.height as u128 * s.width as u128;
+        let input = wide(self.in_shape());
+        let (params, per_example) = match *self {
+            LayerSpec::Dense { inputs, outputs, .. } | LayerSpec::TimeDense { inputs, outputs, .. } => {
+                (inputs as u128 * outputs as u128 + outputs as u128, 0)
+            }
+            LayerSpec::Conv { input: shape, filters, kernel, stride, padding, .. } => {
+                let k2 = kernel as u128 * kernel as u128;
+                let (h, w) = conv_out(shape, kernel, stride, padding);
+                let positions = h as u128 * w as u128;
+                (filters as u128 * (shape.channels as u128 * k2 + 1), shape.channels as u128 * k2 * positions)
+            }
+            LayerSpec::Recurrent { cell, input: shape, hidden, .. } => {
+                let g = if cell == Cell::Lstm { 4u128 } else { 1 } * hidden as u128;
+                let features = shape.channels as u128 * shape.width as u128;
+                (g * (features + hidden as u128 + 1), shape.height as u128 * (g + 2 * hidden as u128))
+            }
+            _ => (0, 0),
+        };
+        let out = match *self {
+            LayerSpec::Conv { filters, kernel, stride, padding, input: shape, .. } => {
+                let (h, w) = conv_out(shape, kernel, stride, padding);
+                filters as u128 * h as u128 * w as u128
+            }
+            LayerSpec::TimeDense { steps, outputs, .. } => steps as u128 * outputs as u128,
+            LayerSpec::Recurrent { input: shape, hidden, sequence: true, .. } => {
+                shape.height as u128 * hidden as u128
+            }
+            LayerSpec::Recurrent { hidden, .. } => hidden as u128,
+            LayerSpec::Dense { outputs, .. } => outputs as u128,
+            _ => input,
+        };
+        let worst = [("inputs per example", input), ("outputs per example", out), ("parameters", params)]
+            .into_iter()
+            .chain([("numbers kept per example", per_example)])
+            .find(|(_, n)| *n > MAX_ELEMENTS);
+        worst.map(|(what, n)| {
+            format!(
+                "it would hold {n} {what} ({} of memory), beyond nndl's limit of 2⁴⁰ numbers",
+                crate::memory::human(4 * n)
+            )
+        })
     }
 
     /// A new layer with freshly drawn parameters (and, for dropout, its own random stream).
@@ -304,4 +423,64 @@ fn conv_out(input: Shape, kernel: usize, stride: usize, padding: Padding) -> (us
 /// How many windows of `size` moved by `stride` fit in `n` (0 if none).
 fn window_count(n: usize, size: usize, stride: usize) -> usize {
     if size > n || stride == 0 { 0 } else { (n - size) / stride + 1 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layers::parse_arch;
+
+    /// What a model file must hold for a layer is what the built layer visits.
+    #[test]
+    fn param_shapes_are_what_built_layers_hold() {
+        let mut rng = crate::seeded_rng(1);
+        for arch in [
+            "dense 7 relu; softmax 3",
+            "conv 4 3x3 stride 2 same; maxpool 2; avgpool 1; l2pool 2; dropout 0.2; flatten; dense 5",
+            "conv 3 5x5; conv 2 3x3 tanh; dense 4",
+            "lstm 6; rnn 5 seq; lstm 3; softmax 2",
+        ] {
+            for spec in parse_arch(arch, Shape::new(1, 12, 10)).unwrap() {
+                let mut layer = spec.build(Init::Scaled, &mut rng);
+                let mut built = Vec::new();
+                layer.visit_params(&mut |p| built.push((p.name, p.value.shape().to_vec())));
+                assert_eq!(spec.param_shapes(), built, "{spec}");
+                let count: usize = built.iter().map(|(_, s)| s.iter().product::<usize>()).sum();
+                assert_eq!(spec.param_count(), count, "{spec}");
+            }
+        }
+    }
+
+    #[test]
+    fn absurd_sizes_are_problems_not_overflows() {
+        let flat = Shape::flat(784);
+        let huge = Shape::new(1 << 30, 1 << 30, 1 << 30);
+        let act = Activation::Sigmoid;
+        let conv = |kernel, stride, padding| LayerSpec::Conv {
+            input: Shape::new(1, 28, 28),
+            filters: 2,
+            kernel,
+            stride,
+            padding,
+            activation: act,
+        };
+        for (spec, words) in [
+            (LayerSpec::Dense { inputs: 784, outputs: 0, activation: act }, "at least 1"),
+            (LayerSpec::Dense { inputs: 784, outputs: 1 << 40, activation: act }, "2³¹"),
+            (LayerSpec::Dense { inputs: 1 << 31, outputs: 1 << 31, activation: act }, "parameters"),
+            (LayerSpec::Flatten { input: huge }, "inputs per example"),
+            (LayerSpec::Dropout { input: flat, p: f32::NAN }, "dropout"),
+            (conv(29, 1, Padding::Valid), "does not fit"),
+            (conv(5, 0, Padding::Same), "at least 1"),
+            (conv(0, 1, Padding::Same), "at least 1"),
+            (
+                LayerSpec::Recurrent { cell: Cell::Lstm, input: flat, hidden: 0, sequence: false },
+                "at least 1",
+            ),
+            (LayerSpec::Pool { input: Shape::new(1, 4, 4), pool: PoolKind::Max, size: 5, stride: 5 }, "fit"),
+        ] {
+            let why = spec.problem().unwrap_or_else(|| panic!("{spec:?} passed"));
+            assert!(why.contains(words), "{spec:?}: {why}");
+        }
+    }
 }

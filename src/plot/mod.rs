@@ -14,7 +14,6 @@ pub use chart::{Chart, Corner, Series, charts, training_charts};
 pub use grid::{Shading, Tile, image_grid};
 pub use heatmap::heatmap;
 
-use crate::model_io::write_atomically;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
@@ -30,8 +29,8 @@ pub enum PlotError {
     Empty { path: PathBuf, why: String },
     #[error("{path}: drawing failed: {why}")]
     Draw { path: PathBuf, why: String },
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    File(#[from] crate::files::FileError),
 }
 
 /// PNG or SVG.
@@ -132,7 +131,7 @@ fn render(path: &Path, size: (u32, u32), picture: &Picture<'_>) -> Result<(), Pl
             svg.into_bytes()
         }
     };
-    write_atomically(path, &bytes).map_err(|source| PlotError::Io { path: path.to_path_buf(), source })
+    Ok(crate::files::write_atomically(path, &bytes)?)
 }
 
 /// Pixels a title at the top of a picture needs across (its text plus margins).
