@@ -1,4 +1,4 @@
-//! Training on real MNIST (from `NNDL_DATA`, else `../shared/data/mnist`).
+//! Training on real MNIST (found as `nndl train` finds it: `NNDL_DATA`, else the user cache).
 
 mod common;
 use common::data_dir;

@@ -6,11 +6,15 @@ use nndl::network::Network;
 use nndl::optim::Regulariser;
 use std::path::PathBuf;
 
-/// MNIST for the tests: `$NNDL_DATA`, else `../shared/data/mnist` beside the project.
+/// MNIST for the tests, found exactly as the CLI finds it: `$NNDL_DATA`, else the user cache
+/// folder, downloaded there (verified) if missing. CI sets `NNDL_DATA`.
 pub fn data_dir() -> PathBuf {
-    std::env::var_os("NNDL_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/mnist"))
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        nndl::data::locate_or_download(None, false)
+            .unwrap_or_else(|e| panic!("the tests need MNIST as `nndl train` finds it: {e}"))
+    })
+    .clone()
 }
 
 pub const EPS: f32 = 1e-2;
