@@ -65,6 +65,11 @@ fn threads(asked: Option<usize>) -> usize {
     }
 }
 
+/// An output path for the report: `-` reads "standard output".
+fn shown(path: &std::path::Path) -> String {
+    if nndl::files::is_stdout(path) { "standard output".into() } else { path.display().to_string() }
+}
+
 /// Whether standard output carries data (an output given as `-`): the report then goes to
 /// standard error, so the data can be piped on clean.
 static STDOUT_IS_DATA: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);

@@ -392,7 +392,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         };
         let text = serde_json::to_string_pretty(&metrics)? + "\n";
         files::write_atomically(path, text.as_bytes()).context("--metrics-json")?;
-        say!("metrics written to {}", path.display());
+        say!("metrics written to {}", super::shown(path));
     }
     if let Some(path) = &args.plot {
         let charts = nndl::plot::training_charts(&report.epochs, report.initial_gradient_norms.as_deref());
@@ -401,7 +401,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     }
     if let Some(path) = &args.save {
         model_io::save(&mut net, training, path).context("--save")?;
-        say!("model saved to {}", path.display());
+        say!("model saved to {}", super::shown(path));
     }
     Ok(())
 }
