@@ -289,10 +289,12 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         let evaluated = args.validation_size > 0 && (m.evaluation_cost || m.evaluation_accuracy);
         let any = m.training_cost || m.training_accuracy || evaluated;
         if !any && cfg.track_gradients.is_none() {
-            bail!(
-                "--plot: nothing to draw: no figure is monitored{}; add --monitor all or --track-gradients",
-                if args.validation_size == 0 { " on training images (--validation-size is 0)" } else { "" }
-            );
+            let why = if m.evaluation_cost || m.evaluation_accuracy {
+                "the evaluation figures need validation images (--validation-size is 0)"
+            } else {
+                "with --monitor none"
+            };
+            bail!("--plot: nothing to draw {why}; monitor a training figure or add --track-gradients");
         }
     }
     let outputs: Vec<(&str, &Path)> =
