@@ -32,7 +32,7 @@ pub enum FileError {
     NotRegularOutput { path: PathBuf, what: &'static str, stdout: bool },
     #[error("{}: is {size} bytes, more than the {limit} bytes expected of {kind}; give the right file", path.display())]
     TooLarge { path: PathBuf, size: u64, limit: u64, kind: &'static str },
-    #[error("{}: cannot create files in {}: {}; create the folder or choose another path", path.display(), dir.display(), one_line(error))]
+    #[error("{}: cannot write in {}: {}; create the folder or choose another path", path.display(), dir.display(), one_line(error))]
     Folder { path: PathBuf, dir: PathBuf, error: io::Error },
     #[error("{}: standard output (-) is not possible here; give a file name", flag)]
     NoStdout { flag: String },
@@ -41,8 +41,11 @@ pub enum FileError {
 }
 
 /// `error`'s text on one line (some OS and library messages have line breaks).
+/// (The `tempfile` crate appends ` at path "…"` naming its temporary file, which the message
+/// does not need: the destination is named already.)
 fn one_line(error: &io::Error) -> String {
-    error.to_string().replace(['\r', '\n'], " ")
+    let text = error.to_string().replace(['\r', '\n'], " ");
+    text.split(" at path \"").next().unwrap_or_default().to_string()
 }
 
 /// What kind of non-regular file `meta` describes, for messages.
