@@ -18,7 +18,10 @@
 mod common;
 
 use ndarray::{Array1, Array2};
-use nndl::data::{CLASSES, Dataset};
+use nndl::data::Dataset;
+
+/// The ten digits.
+const CLASSES: usize = 10;
 use nndl::layers::Dense;
 use nndl::plot::{self, Shading, Tile};
 use nndl::prelude::*;
@@ -76,7 +79,7 @@ fn percent(right: usize, total: usize) -> f64 {
 /// How many test images a uniformly random digit gets right.
 fn random_guessing(test: &Dataset, seed: u64) -> usize {
     let mut rng = nndl::seeded_rng(seed);
-    test.labels.iter().filter(|&&label| rng.random_range(0..CLASSES as u8) == label).count()
+    test.labels.iter().filter(|&&label| rng.random_range(0..CLASSES as u32) == label).count()
 }
 
 /// An image's darkness: the sum of its pixels, each from 0 (white) to 1 (black), as the book
@@ -90,7 +93,7 @@ fn mean_darkness(training: &Dataset) -> [f64; CLASSES] {
     let mut sums = [0.0; CLASSES];
     let mut counts = [0usize; CLASSES];
     for (i, &label) in training.labels.iter().enumerate() {
-        sums[label as usize] += darkness(training.image(i));
+        sums[label as usize] += darkness(training.bytes(i).unwrap());
         counts[label as usize] += 1;
     }
     std::array::from_fn(|d| sums[d] / counts[d].max(1) as f64)
@@ -105,7 +108,9 @@ fn guess_by_darkness(image: &[u8], means: &[f64; CLASSES]) -> usize {
 
 /// How many test images the average-darkness classifier gets right.
 fn darkness_correct(test: &Dataset, means: &[f64; CLASSES]) -> usize {
-    (0..test.len()).filter(|&i| guess_by_darkness(test.image(i), means) == test.labels[i] as usize).count()
+    (0..test.len())
+        .filter(|&i| guess_by_darkness(test.bytes(i).unwrap(), means) == test.labels[i] as usize)
+        .count()
 }
 
 fn darkness_list(means: &[f64; CLASSES]) -> String {
@@ -121,7 +126,7 @@ fn darkness_list(means: &[f64; CLASSES]) -> String {
 /// the weight pictures show only what was learned.
 fn train_linear(training: &Dataset, epochs: usize, seed: u64) -> (Network, f32) {
     let eta = 0.1;
-    let pixels = training.pixels();
+    let pixels = training.input_size();
     let layer =
         Dense::from_parameters(Array2::zeros((CLASSES, pixels)), Array1::zeros(CLASSES), Activation::Softmax);
     let mut net = Network::from_layers(vec![Box::new(layer)], Cost::LogLikelihood);
@@ -142,11 +147,11 @@ fn train_linear(training: &Dataset, epochs: usize, seed: u64) -> (Network, f32) 
 
 /// The mean image of each digit, captioned with its mean darkness.
 fn mean_image_tiles(training: &Dataset, means: &[f64; CLASSES]) -> Vec<Tile> {
-    let pixels = training.pixels();
+    let pixels = training.input_size();
     let mut sums = vec![vec![0.0f32; pixels]; CLASSES];
     let mut counts = [0usize; CLASSES];
     for (i, &label) in training.labels.iter().enumerate() {
-        for (s, &p) in sums[label as usize].iter_mut().zip(training.image(i)) {
+        for (s, &p) in sums[label as usize].iter_mut().zip(training.bytes(i).unwrap()) {
             *s += p as f32 / 255.0;
         }
         counts[label as usize] += 1;
@@ -154,8 +159,8 @@ fn mean_image_tiles(training: &Dataset, means: &[f64; CLASSES]) -> Vec<Tile> {
     (0..CLASSES)
         .map(|d| Tile {
             values: sums[d].iter().map(|s| s / counts[d].max(1) as f32).collect(),
-            width: training.cols,
-            height: training.rows,
+            width: training.shape.width,
+            height: training.shape.height,
             caption: format!("{d}: {:.0}", means[d]),
         })
         .collect()

@@ -15,7 +15,10 @@
 mod common;
 
 use ndarray::{Array1, Array2, Axis, s};
-use nndl::data::{CLASSES, Dataset};
+use nndl::data::Dataset;
+
+/// The ten digits.
+const CLASSES: usize = 10;
 use nndl::layers::Dense;
 use nndl::plot::{self, Shading, Tile};
 use nndl::prelude::*;
@@ -116,7 +119,7 @@ struct Outputs {
 
 impl Outputs {
     /// For each bit (8, 4, 2, 1): on how many images it matches that bit of the true label.
-    fn bit_right(&self, labels: &[u8]) -> [usize; BITS] {
+    fn bit_right(&self, labels: &[u32]) -> [usize; BITS] {
         std::array::from_fn(|i| {
             let place = BITS - 1 - i;
             self.codes
@@ -128,7 +131,7 @@ impl Outputs {
     }
 
     /// On how many images all four bits spell the true label.
-    fn code_right(&self, labels: &[u8]) -> usize {
+    fn code_right(&self, labels: &[u32]) -> usize {
         self.codes.iter().zip(labels).filter(|&(&c, &l)| c == l as usize).count()
     }
 
@@ -153,12 +156,12 @@ fn stack(trained: Network, layer: Dense) -> Network {
 fn run_test_set(net: &mut Network, test: &Dataset) -> Outputs {
     let mut out = Outputs { codes: Vec::new(), argmaxes: Vec::new(), clean: 0 };
     let chunk = 1_000;
-    let mut x = Array2::zeros((chunk, test.pixels()));
+    let mut x = Array2::zeros((chunk, test.input_size()));
     let mut y = Array2::zeros((chunk, CLASSES));
     for start in (0..test.len()).step_by(chunk) {
         let k = chunk.min(test.len() - start);
         let (xs, ys) = (x.as_slice_mut().unwrap(), y.as_slice_mut().unwrap());
-        test.fill_range(start..start + k, &mut xs[..k * test.pixels()], &mut ys[..k * CLASSES]);
+        test.fill_range(start..start + k, &mut xs[..k * test.input_size()], &mut ys[..k * CLASSES]);
         let bits = net.feedforward(x.slice(s![..k, ..]), false).to_owned();
         let ten = net.layers[1].output();
         for (old, new) in ten.axis_iter(Axis(0)).zip(bits.axis_iter(Axis(0))) {
@@ -185,9 +188,9 @@ fn numeral(code: usize) -> String {
 /// "bits ≠ argmax".
 fn tiles(test: &Dataset, out: &Outputs) -> Vec<Tile> {
     let tile = |i: usize, caption: String| Tile {
-        values: test.image(i).iter().map(|&p| p as f32 / 255.0).collect(),
-        width: test.cols,
-        height: test.rows,
+        values: test.bytes(i).unwrap().iter().map(|&p| p as f32 / 255.0).collect(),
+        width: test.shape.width,
+        height: test.shape.height,
         caption,
     };
     let shown =
@@ -198,7 +201,7 @@ fn tiles(test: &Dataset, out: &Outputs) -> Vec<Tile> {
 }
 
 /// The docs section: the layer's weights and what it measured.
-fn docs(out: &Outputs, labels: &[u8], ten_right: usize, epochs: usize, train_size: usize) -> String {
+fn docs(out: &Outputs, labels: &[u32], ten_right: usize, epochs: usize, train_size: usize) -> String {
     let total = labels.len();
     let mut weights = String::from("| bit | 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | bias |\n");
     weights += "| --- |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";

@@ -11,14 +11,14 @@ pub fn outputs(nets: &mut [Network], data: &Dataset) -> Vec<Array2<f32>> {
         .map(|net| {
             let (classes, chunk) = (net.out_size(), crate::train::eval_chunk(net));
             let mut all = Array2::zeros((data.len(), classes));
-            let mut x = vec![0.0f32; chunk * data.pixels()];
+            let mut x = vec![0.0f32; chunk * data.input_size()];
             let mut y = vec![0.0f32; chunk * classes];
             for start in (0..data.len()).step_by(chunk) {
                 let end = (start + chunk).min(data.len());
                 let k = end - start;
-                data.fill_range(start..end, &mut x[..k * data.pixels()], &mut y[..k * classes]);
-                let xv =
-                    ArrayView2::from_shape((k, data.pixels()), &x[..k * data.pixels()]).expect("sizes agree");
+                data.fill_range(start..end, &mut x[..k * data.input_size()], &mut y[..k * classes]);
+                let xv = ArrayView2::from_shape((k, data.input_size()), &x[..k * data.input_size()])
+                    .expect("sizes agree");
                 all.slice_mut(s![start..end, ..]).assign(&net.feedforward(xv, false));
             }
             all

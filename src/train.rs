@@ -259,7 +259,7 @@ pub fn evaluate_threads(net: &mut Network, data: &Dataset, reg: &Regulariser, th
 
 /// Summed cost and number right over `range` of `data`, [`eval_chunk`] examples per forward pass.
 fn evaluate_range(net: &mut Network, data: &Dataset, range: std::ops::Range<usize>) -> (f64, usize) {
-    let (pixels, classes) = (data.pixels(), net.out_size());
+    let (pixels, classes) = (data.input_size(), net.out_size());
     let chunk = eval_chunk(net).min(range.len()).max(1);
     let mut x = Array2::zeros((chunk, pixels));
     let mut y = Array2::zeros((chunk, classes));
@@ -290,7 +290,7 @@ fn evaluate_range(net: &mut Network, data: &Dataset, range: std::ops::Range<usiz
 /// biases, first layer first. The network's parameters are not changed.
 pub fn gradient_norms(net: &mut Network, data: &Dataset, examples: usize) -> Vec<f64> {
     let n = examples.min(data.len());
-    let (pixels, classes) = (data.pixels(), net.out_size());
+    let (pixels, classes) = (data.input_size(), net.out_size());
     let chunk = n.clamp(1, 1000);
     let mut x = Array2::zeros((chunk, pixels));
     let mut y = Array2::zeros((chunk, classes));
@@ -348,7 +348,7 @@ pub fn train(
     check(net, training, evaluation, cfg)?;
     // A mini-batch larger than the data is the whole data.
     let (n, m, pixels, classes) =
-        (training.len(), cfg.batch_size.min(training.len()), training.pixels(), net.out_size());
+        (training.len(), cfg.batch_size.min(training.len()), training.input_size(), net.out_size());
     let reg = Regulariser { lambda: cfg.lambda, l1: cfg.l1, n };
     let mut sgd = Sgd::new(cfg.eta, cfg.momentum, reg).with_rule(cfg.optimizer, cfg.clip);
     let mut x = Array2::zeros((m, pixels));
@@ -380,13 +380,7 @@ pub fn train(
                 &mut y.as_slice_mut().unwrap()[..k * classes],
             );
             if let Some(aug) = &cfg.augment {
-                aug.apply(
-                    &mut x.as_slice_mut().unwrap()[..k * pixels],
-                    training.rows,
-                    training.cols,
-                    rng,
-                    &mut scratch,
-                );
+                aug.apply(&mut x.as_slice_mut().unwrap()[..k * pixels], training.shape, rng, &mut scratch);
             }
             sgd.train_batch(net, x.slice(s![..k, ..]), y.slice(s![..k, ..]));
             if b % 64 == 63 {
@@ -462,8 +456,8 @@ fn check(
     if let Some(index) = net.layers.iter().position(|l| l.activation().is_some_and(|a| !a.is_trainable())) {
         return Err(TrainError::Untrainable { index });
     }
-    if net.in_size() != training.pixels() {
-        return Err(TrainError::InputSize { net: net.in_size(), data: training.pixels() });
+    if net.in_size() != training.input_size() {
+        return Err(TrainError::InputSize { net: net.in_size(), data: training.input_size() });
     }
     if net.out_size() != 10 {
         return Err(TrainError::OutputSize { net: net.out_size() });

@@ -72,7 +72,7 @@ fn train_save_eval_and_predict() {
     let mnist = nndl::data::load_mnist(&data_dir(), 1, 0).unwrap();
     let mut pngs = Vec::new();
     for i in 0..20 {
-        let pixels: Vec<f32> = mnist.test.image(i).iter().map(|&b| b as f32 / 255.0).collect();
+        let pixels: Vec<f32> = mnist.test.bytes(i).unwrap().iter().map(|&b| b as f32 / 255.0).collect();
         let path = dir.path().join(format!("digit{i}.png"));
         nndl::image_io::save_grey_png(&path, &pixels, 28, 28).unwrap();
         pngs.push(path);

@@ -104,7 +104,7 @@ fn conv_models_train_save_eval_predict_and_vote_from_the_command_line() {
     // predict: a test digit as PNG
     let mnist = load_mnist(&data_dir(), 1, 0).unwrap();
     let png = dir.path().join("seven.png");
-    let pixels: Vec<f32> = mnist.test.image(0).iter().map(|&b| b as f32 / 255.0).collect();
+    let pixels: Vec<f32> = mnist.test.bytes(0).unwrap().iter().map(|&b| b as f32 / 255.0).collect();
     nndl::image_io::save_grey_png(&png, &pixels, 28, 28).unwrap();
     let out = nndl(&["predict", m, png.to_str().unwrap()]);
     assert!(out.status.success());

@@ -352,7 +352,10 @@ fn the_test_set_alone_fetches_only_the_two_test_files() {
     assert_eq!(got, [format!("{TEST_IMAGES}.gz"), format!("{TEST_LABELS}.gz")]);
     assert_eq!(server.hits.load(Ordering::SeqCst), 2);
     let test = load_test(&dir).unwrap();
-    assert_eq!((test.len(), test.rows, test.cols, test.labels.len()), (10_000, 28, 28, 10_000));
+    assert_eq!(
+        (test.len(), test.shape.height, test.shape.width, test.labels.len()),
+        (10_000, 28, 28, 10_000)
+    );
     assert_eq!(&test.labels[..4], &[7, 2, 1, 0]);
     // Nothing more to fetch; the full set is still missing its training files.
     assert!(ensure_test_present(&dir, &[&server.base], false).unwrap().is_empty());

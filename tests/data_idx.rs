@@ -74,10 +74,10 @@ fn gzip_and_raw_are_told_apart_by_content_not_name() {
     let b = write(dir.path(), "gzip-named-raw", &gz(&raw));
     for path in [a, b] {
         let d = read_idx_images(&path).unwrap();
-        assert_eq!((d.len(), d.rows, d.cols, d.pixels()), (3, 4, 5, 20));
-        assert_eq!(d.images, pixels);
+        assert_eq!((d.len(), d.shape.height, d.shape.width, d.input_size()), (3, 4, 5, 20));
+        assert_eq!(d.all_bytes().unwrap(), pixels);
         assert!(d.labels.is_empty());
-        assert_eq!(d.image(2), &pixels[40..60]);
+        assert_eq!(d.bytes(2).unwrap(), &pixels[40..60]);
     }
     let labels = [3, 1, 4, 1, 5, 9, 2, 6];
     let l = write(dir.path(), "labels", &gz(&idx_labels(8, &labels)));
@@ -216,13 +216,30 @@ fn zero_sized_images_are_rejected() {
 }
 
 #[test]
-fn labels_above_nine_are_rejected() {
+fn any_label_values_are_classes_named_by_their_value() {
+    // EMNIST letters use 1–26: the classes are the values that occur, in order.
     let dir = tempfile::tempdir().unwrap();
-    let path = write(dir.path(), "labels.gz", &gz(&idx_labels(5, &[0, 9, 3, 12, 200])));
-    let err = read_idx_labels(&path).unwrap_err();
-    assert!(matches!(err, DataError::BadLabel { index: 3, value: 12, .. }), "{err:?}");
-    let msg = message_naming(&err, &path);
-    assert!(msg.contains("label 12 at index 3"), "{msg}");
+    let write_pair = |prefix: &str, labels: &[u8]| {
+        let n = labels.len() as u32;
+        let pixels: Vec<u8> = (0..n * 6).map(|i| i as u8).collect();
+        write(dir.path(), &format!("{prefix}-images-idx3-ubyte"), &idx_images(n, 2, 3, &pixels));
+        write(dir.path(), &format!("{prefix}-labels-idx1-ubyte"), &idx_labels(n, labels));
+    };
+    write_pair("train", &[26, 1, 12, 200, 1]);
+    write_pair("t10k", &[12, 7]);
+    let m = load_mnist(dir.path(), 5, 0).unwrap();
+    assert_eq!(m.training.classes, ["1", "7", "12", "26", "200"]);
+    assert_eq!(m.training.labels, [3, 0, 2, 4, 0]);
+    assert_eq!((m.test.labels.clone(), m.test.classes.clone()), (vec![2, 1], m.training.classes.clone()));
+    // classes.txt names them, line k for value k − 1
+    let names: String = (0..=200).map(|v| format!("class-{v}\n")).collect();
+    write(dir.path(), "classes.txt", names.as_bytes());
+    let m = load_mnist(dir.path(), 5, 0).unwrap();
+    assert_eq!(m.test.classes[1], "class-7");
+    // a value without a name is an error naming the file and the line
+    write(dir.path(), "classes.txt", b"zero\none\n");
+    let err = load_mnist(dir.path(), 5, 0).unwrap_err().to_string();
+    assert!(err.contains("classes.txt") && err.contains("label 7"), "{err}");
 }
 
 /// Writes a small MNIST-shaped set into `dir`: `n_train` and `n_test` images of 2x3, labels
@@ -252,10 +269,10 @@ fn load_mnist_splits_first_for_training_and_last_for_validation() {
     assert_eq!((m.training.len(), m.validation.len(), m.test.len()), (7, 3, 5));
     assert_eq!(m.training.labels, [0, 1, 2, 3, 4, 5, 6]);
     assert_eq!(m.validation.labels, [9, 0, 1]); // indices 9, 10, 11
-    assert_eq!(m.training.images, full.images[..7 * 6]);
-    assert_eq!(m.validation.images, full.images[9 * 6..]);
-    assert_eq!(m.validation.image(0), full.image(9));
-    assert_eq!((m.test.rows, m.test.cols), (2, 3));
+    assert_eq!(m.training.all_bytes().unwrap(), &full.all_bytes().unwrap()[..7 * 6]);
+    assert_eq!(m.validation.all_bytes().unwrap(), &full.all_bytes().unwrap()[9 * 6..]);
+    assert_eq!(m.validation.bytes(0).unwrap(), full.bytes(9).unwrap());
+    assert_eq!((m.test.shape.height, m.test.shape.width), (2, 3));
     assert_eq!(m.test.labels, [0, 1, 2, 3, 4]);
     // All of it, and none for validation.
     let m = load_mnist(dir.path(), 12, 0).unwrap();
@@ -270,7 +287,9 @@ fn load_mnist_prefers_the_gz_name_when_both_exist() {
     write(dir.path(), TRAIN_IMAGES, b"garbage that would fail to parse");
     write(dir.path(), &format!("{TRAIN_LABELS}.gz"), &gz(&idx_labels(4, &[7, 7, 7, 7])));
     let m = load_mnist(dir.path(), 4, 0).unwrap();
-    assert_eq!(m.training.labels, [7, 7, 7, 7]);
+    let names: Vec<&str> =
+        m.training.labels.iter().map(|&l| m.training.classes[l as usize].as_str()).collect();
+    assert_eq!(names, ["7", "7", "7", "7"]);
 }
 
 #[test]
@@ -345,9 +364,9 @@ fn the_test_set_loads_alone_and_its_errors_name_no_split_flag() {
         std::fs::remove_file(dir.path().join(name)).unwrap();
     }
     let test = load_test(dir.path()).unwrap();
-    assert_eq!((test.len(), test.rows, test.cols), (5, 2, 3));
+    assert_eq!((test.len(), test.shape.height, test.shape.width), (5, 2, 3));
     assert_eq!(test.labels, [0, 1, 2, 3, 4]);
-    assert_eq!(test.image(1), load_mnist_test_image(1));
+    assert_eq!(test.bytes(1).unwrap(), load_mnist_test_image(1));
 
     // Mismatched counts, then a missing file: named, and no flag this path does not have.
     let labels = write(dir.path(), &format!("{TEST_LABELS}.gz"), &gz(&idx_labels(3, &[1, 2, 3])));
@@ -414,18 +433,18 @@ fn a_gzip_that_inflates_past_the_limit_is_refused_and_one_within_it_read() {
 }
 
 fn tiny() -> Dataset {
-    Dataset {
-        images: vec![0, 255, 51, 102, 1, 2, 3, 4, 128, 64, 32, 16],
-        labels: vec![3, 9, 0],
-        rows: 2,
-        cols: 2,
-    }
+    Dataset::images(
+        nndl::layers::Shape::new(1, 2, 2),
+        vec![0, 255, 51, 102, 1, 2, 3, 4, 128, 64, 32, 16],
+        vec![3, 9, 0],
+        nndl::data::numbered_classes(10),
+    )
 }
 
 #[test]
 fn fill_batch_scales_to_unit_interval_and_one_hots_labels() {
     let d = tiny();
-    assert_eq!((d.len(), d.pixels(), d.is_empty()), (3, 4, false));
+    assert_eq!((d.len(), d.input_size(), d.is_empty()), (3, 4, false));
     let mut x = vec![f32::NAN; 3 * 4];
     let mut y = vec![f32::NAN; 3 * 10];
     d.fill_batch(&[1, 0, 0], &mut x, &mut y);
@@ -445,7 +464,7 @@ fn fill_batch_scales_to_unit_interval_and_one_hots_labels() {
     assert_eq!(y2.iter().sum::<f32>(), 2.0);
     d.fill_batch(&[], &mut [], &mut []);
     assert_eq!(d.slice(1..3).labels, [9, 0]);
-    assert_eq!(d.slice(1..3).image(1), d.image(2));
+    assert_eq!(d.slice(1..3).bytes(1).unwrap(), d.bytes(2).unwrap());
 }
 
 #[test]

@@ -22,9 +22,13 @@ fn mnist() -> &'static Mnist {
 }
 
 /// The raw training labels, read once.
-fn train_labels() -> &'static [u8] {
-    static LABELS: OnceLock<Vec<u8>> = OnceLock::new();
-    LABELS.get_or_init(|| read_idx_labels(&find_file(&real_dir(), TRAIN_LABELS).unwrap().unwrap()).unwrap())
+/// The training labels as class indices (MNIST's classes are the digits, so value = index).
+fn train_labels() -> &'static [u32] {
+    static LABELS: OnceLock<Vec<u32>> = OnceLock::new();
+    LABELS.get_or_init(|| {
+        let values = read_idx_labels(&find_file(&real_dir(), TRAIN_LABELS).unwrap().unwrap()).unwrap();
+        values.into_iter().map(u32::from).collect()
+    })
 }
 
 #[test]
@@ -33,11 +37,14 @@ fn real_files_have_the_standard_counts_and_shapes() {
     assert_eq!(train_labels().len(), 60_000);
     assert_eq!(read_idx_labels(&find_file(&dir, TEST_LABELS).unwrap().unwrap()).unwrap().len(), 10_000);
     let test = read_idx_images(&find_file(&dir, TEST_IMAGES).unwrap().unwrap()).unwrap();
-    assert_eq!((test.len(), test.rows, test.cols, test.images.len()), (10_000, 28, 28, 7_840_000));
+    assert_eq!(
+        (test.len(), test.shape.height, test.shape.width, test.all_bytes().unwrap().len()),
+        (10_000, 28, 28, 7_840_000)
+    );
     let m = mnist();
     assert_eq!(m.test.len(), 10_000);
     assert_eq!(m.test.labels.len(), 10_000);
-    assert_eq!(m.test.images, test.images);
+    assert_eq!(m.test.all_bytes().unwrap(), test.all_bytes().unwrap());
 }
 
 #[test]
@@ -50,7 +57,14 @@ fn real_first_training_labels_are_5_0_4_1_9_2_1_3() {
 fn real_mean_training_pixel_is_0_1307() {
     // The published figure is over all 60,000 training images.
     let m = mnist();
-    let sum: u64 = m.training.images.iter().chain(&m.validation.images).map(|&b| u64::from(b)).sum();
+    let sum: u64 = m
+        .training
+        .all_bytes()
+        .unwrap()
+        .iter()
+        .chain(m.validation.all_bytes().unwrap())
+        .map(|&b| u64::from(b))
+        .sum();
     let mean = sum as f64 / 255.0 / (60_000.0 * 784.0);
     assert!((mean - 0.1307).abs() < 0.0005, "mean {mean}");
 }
@@ -59,8 +73,16 @@ fn real_mean_training_pixel_is_0_1307() {
 fn real_split_is_first_50k_for_training_last_10k_for_validation() {
     let m = mnist();
     assert_eq!((m.training.len(), m.validation.len(), m.test.len()), (50_000, 10_000, 10_000));
-    assert_eq!((m.training.rows, m.training.cols, m.validation.rows, m.validation.cols), (28, 28, 28, 28));
-    assert_eq!(m.training.images.len(), 50_000 * 784);
+    assert_eq!(
+        (
+            m.training.shape.height,
+            m.training.shape.width,
+            m.validation.shape.height,
+            m.validation.shape.width
+        ),
+        (28, 28, 28, 28)
+    );
+    assert_eq!(m.training.all_bytes().unwrap().len(), 50_000 * 784);
     assert_eq!(m.validation.labels[0], train_labels()[50_000]);
     assert_eq!(m.validation.labels, train_labels()[50_000..]);
     assert_eq!(m.training.labels, train_labels()[..50_000]);
@@ -69,8 +91,8 @@ fn real_split_is_first_50k_for_training_last_10k_for_validation() {
     let small = load_mnist(&real_dir(), 1_000, 500).unwrap();
     assert_eq!((small.training.len(), small.validation.len()), (1_000, 500));
     assert_eq!(small.validation.labels, train_labels()[59_500..]);
-    assert_eq!(small.validation.image(499), m.validation.image(9_999));
-    assert_eq!(small.training.image(999), m.training.image(999));
+    assert_eq!(small.validation.bytes(499).unwrap(), m.validation.bytes(9_999).unwrap());
+    assert_eq!(small.training.bytes(999).unwrap(), m.training.bytes(999).unwrap());
 }
 
 #[test]
@@ -92,15 +114,15 @@ fn real_fill_batch_gives_unit_pixels_and_correct_one_hots() {
     for (k, &i) in idx.iter().enumerate() {
         let row = &y[k * 10..(k + 1) * 10];
         assert_eq!(row.iter().sum::<f32>(), 1.0);
-        assert_eq!(row[usize::from(m.training.labels[i])], 1.0);
-        let img = m.training.image(i);
+        assert_eq!(row[m.training.labels[i] as usize], 1.0);
+        let img = m.training.bytes(i).unwrap();
         assert!(x[k * 784..(k + 1) * 784].iter().zip(img).all(|(&v, &b)| v == f32::from(b) / 255.0));
     }
     let mut xr = vec![0.0; 100 * 784];
     let mut yr = vec![0.0; 100 * 10];
     m.test.fill_range(9_900..10_000, &mut xr, &mut yr);
     assert_eq!(yr.iter().sum::<f32>(), 100.0);
-    assert_eq!(yr[99 * 10 + usize::from(m.test.labels[9_999])], 1.0);
+    assert_eq!(yr[99 * 10 + m.test.labels[9_999] as usize], 1.0);
 }
 
 #[test]

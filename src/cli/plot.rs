@@ -233,9 +233,9 @@ fn errors(model: &Path, data: &DataArgs, max: usize, out: &Path, confusion: &Pat
             .iter()
             .take(max)
             .map(|&(i, label, guess)| Tile {
-                values: test.image(i).iter().map(|&b| b as f32 / 255.0).collect(),
-                width: test.cols,
-                height: test.rows,
+                values: test.example(i),
+                width: test.shape.width,
+                height: test.shape.height,
                 caption: format!("{label} → {guess}"),
             })
             .collect();

@@ -68,15 +68,15 @@ pub(super) fn load_model(path: &Path) -> anyhow::Result<(Network, ModelInfo)> {
 
 /// Refuses test images that are not the size the model reads (before anything runs).
 pub(super) fn check_fits(net: &Network, model: &Path, test: &Dataset, data: &DataArgs) -> anyhow::Result<()> {
-    if net.in_size() != test.pixels() {
+    if net.in_size() != test.input_size() {
         bail!(
             "{}: the model reads {} inputs, but the test images in {} are {}×{} ({} pixels); give the data it was trained on",
             model.display(),
             net.in_size(),
             nndl::data::resolve_dir(data.data.as_deref()).display(),
-            test.rows,
-            test.cols,
-            test.pixels()
+            test.shape.height,
+            test.shape.width,
+            test.input_size()
         );
     }
     Ok(())

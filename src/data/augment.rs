@@ -1,39 +1,51 @@
 //! More training data from the data we have (chapter 6): the book's expansion by one-pixel
 //! shifts, and random small rotations and shifts drawn afresh for every mini-batch.
 
-use super::Dataset;
+use super::{Dataset, Features};
 use crate::Rng;
+use crate::layers::Shape;
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 
 /// The book's expanded training set: every image followed by its four one-pixel shifts (up,
-/// down, left, right; the edge that moves in is blank), so 5× the images. Held as bytes: for
-/// the 50,000 MNIST training images that is 250,000 images, 196 MB.
+/// down, left, right; the edge that moves in is blank), so 5× the images, each channel moved
+/// alike. Held as the data set holds them: for the 50,000 MNIST training images (bytes) that
+/// is 250,000 images, 196 MB.
 pub fn expand(data: &Dataset) -> Dataset {
-    let (rows, cols, p) = (data.rows, data.cols, data.pixels());
-    let shifts: [(isize, isize); 5] = [(0, 0), (-1, 0), (1, 0), (0, -1), (0, 1)];
-    let mut images = Vec::with_capacity(data.images.len() * 5);
-    let mut labels = Vec::with_capacity(data.labels.len() * 5);
-    let mut shifted = vec![0u8; p];
-    for i in 0..data.len() {
-        for &(dy, dx) in &shifts {
-            shift(data.image(i), rows, cols, dy, dx, &mut shifted);
-            images.extend_from_slice(&shifted);
-            if !data.labels.is_empty() {
-                labels.push(data.labels[i]);
+    const SHIFTS: [(isize, isize); 5] = [(0, 0), (-1, 0), (1, 0), (0, -1), (0, 1)];
+    fn five<T: Copy + Default>(v: &[T], n: usize, shape: Shape) -> Vec<T> {
+        let p = shape.size();
+        let mut out = Vec::with_capacity(v.len() * 5);
+        let mut shifted = vec![T::default(); p];
+        for i in 0..n {
+            for &(dy, dx) in &SHIFTS {
+                shift(&v[i * p..(i + 1) * p], shape, dy, dx, &mut shifted);
+                out.extend_from_slice(&shifted);
             }
         }
+        out
     }
-    Dataset { images, labels, rows, cols }
+    let (n, shape) = (data.len(), data.shape);
+    let features = match &data.features {
+        Features::Bytes(b) => Features::Bytes(five(b, n, shape)),
+        Features::Floats(f) => Features::Floats(five(f, n, shape)),
+    };
+    let labels = data.labels.iter().flat_map(|&l| [l; 5]).collect();
+    Dataset { shape, features, labels, classes: data.classes.clone() }
 }
 
-/// `out[y, x] = image[y − dy, x − dx]`, 0 where that falls outside (the image moves by (dy, dx)).
-pub fn shift(image: &[u8], rows: usize, cols: usize, dy: isize, dx: isize, out: &mut [u8]) {
-    for y in 0..rows {
-        for x in 0..cols {
-            let (sy, sx) = (y as isize - dy, x as isize - dx);
-            let inside = (0..rows as isize).contains(&sy) && (0..cols as isize).contains(&sx);
-            out[y * cols + x] = if inside { image[sy as usize * cols + sx as usize] } else { 0 };
+/// `out[c, y, x] = image[c, y − dy, x − dx]`, 0 where that falls outside (each channel of the
+/// image moves by (dy, dx)).
+pub fn shift<T: Copy + Default>(image: &[T], shape: Shape, dy: isize, dx: isize, out: &mut [T]) {
+    let (rows, cols) = (shape.height, shape.width);
+    for (plane, out) in image.chunks_exact(rows * cols).zip(out.chunks_exact_mut(rows * cols)) {
+        for y in 0..rows {
+            for x in 0..cols {
+                let (sy, sx) = (y as isize - dy, x as isize - dx);
+                let inside = (0..rows as isize).contains(&sy) && (0..cols as isize).contains(&sx);
+                out[y * cols + x] =
+                    if inside { plane[sy as usize * cols + sx as usize] } else { T::default() };
+            }
         }
     }
 }
@@ -57,31 +69,34 @@ impl Default for Augment {
 }
 
 impl Augment {
-    /// Distorts each `rows × cols` image in `x` (row after row, f32) in place, by a rotation
-    /// and a shift drawn uniformly within the limits, sampling the source bilinearly (0 outside).
-    /// `scratch` must hold one image.
-    pub fn apply(&self, x: &mut [f32], rows: usize, cols: usize, rng: &mut Rng, scratch: &mut [f32]) {
+    /// Distorts each image of `shape` in `x` (row after row, f32) in place, by a rotation and
+    /// a shift drawn uniformly within the limits (the same for every channel of an image),
+    /// sampling the source bilinearly (0 outside). `scratch` must hold one channel.
+    pub fn apply(&self, x: &mut [f32], shape: Shape, rng: &mut Rng, scratch: &mut [f32]) {
+        let (rows, cols) = (shape.height, shape.width);
         let p = rows * cols;
-        for image in x.chunks_exact_mut(p) {
+        for example in x.chunks_exact_mut(shape.size()) {
             let angle = rng.random_range(-1.0..=1.0f32) * self.max_rotation.to_radians();
             let (ty, tx) = (
                 rng.random_range(-1.0..=1.0f32) * self.max_shift,
                 rng.random_range(-1.0..=1.0f32) * self.max_shift,
             );
             let flip = self.flips && rng.random::<bool>();
-            scratch[..p].copy_from_slice(image);
             let (cy, cx) = ((rows as f32 - 1.0) / 2.0, (cols as f32 - 1.0) / 2.0);
             let (sin, cos) = angle.sin_cos();
-            for y in 0..rows {
-                for x in 0..cols {
-                    // Where output pixel (y, x) comes from: undo the shift, then the rotation.
-                    let (dy, mut dx) = (y as f32 - cy - ty, x as f32 - cx - tx);
-                    if flip {
-                        dx = -dx;
+            for image in example.chunks_exact_mut(p) {
+                scratch[..p].copy_from_slice(image);
+                for y in 0..rows {
+                    for x in 0..cols {
+                        // Where output pixel (y, x) comes from: undo the shift, then the rotation.
+                        let (dy, mut dx) = (y as f32 - cy - ty, x as f32 - cx - tx);
+                        if flip {
+                            dx = -dx;
+                        }
+                        let sy = cy + cos * dy + sin * dx;
+                        let sx = cx - sin * dy + cos * dx;
+                        image[y * cols + x] = bilinear(&scratch[..p], rows, cols, sy, sx);
                     }
-                    let sy = cy + cos * dy + sin * dx;
-                    let sx = cx - sin * dy + cos * dx;
-                    image[y * cols + x] = bilinear(&scratch[..p], rows, cols, sy, sx);
                 }
             }
         }
@@ -109,19 +124,21 @@ mod tests {
     use super::*;
 
     fn digit() -> Dataset {
-        // a 4×4 image with one lit pixel at (1, 2), label 7
-        let mut images = vec![0u8; 16];
+        // a 4×4 image with one lit pixel at (1, 2), label 7, and a second channel lit at (2, 1)
+        let mut images = vec![0u8; 32];
         images[6] = 200;
-        Dataset { images, labels: vec![7], rows: 4, cols: 4 }
+        images[16 + 9] = 100;
+        Dataset::images(Shape::new(2, 4, 4), images, vec![7], crate::data::numbered_classes(8))
     }
 
     #[test]
-    fn expansion_adds_the_four_one_pixel_shifts() {
+    fn expansion_adds_the_four_one_pixel_shifts_to_every_channel() {
         let e = expand(&digit());
         assert_eq!((e.len(), e.labels.clone()), (5, vec![7; 5]));
-        let lit = |i: usize| e.image(i).iter().position(|&v| v == 200).unwrap();
-        assert_eq!([lit(0), lit(1), lit(2), lit(3), lit(4)], [6, 2, 10, 5, 7]);
-        assert!(e.image(1).iter().filter(|&&v| v > 0).count() == 1);
+        let lit = |i: usize, v: u8| e.bytes(i).unwrap().iter().position(|&b| b == v).unwrap();
+        assert_eq!([lit(0, 200), lit(1, 200), lit(2, 200), lit(3, 200), lit(4, 200)], [6, 2, 10, 5, 7]);
+        assert_eq!([lit(0, 100), lit(1, 100), lit(2, 100), lit(3, 100), lit(4, 100)], [25, 21, 29, 24, 26]);
+        assert!(e.bytes(1).unwrap().iter().filter(|&&v| v > 0).count() == 2);
     }
 
     #[test]
@@ -137,8 +154,9 @@ mod tests {
         let (mut a, mut b) = (x.clone(), x.clone());
         let mut scratch = vec![0.0; 784];
         let aug = Augment::default();
-        aug.apply(&mut a, 28, 28, &mut crate::seeded_rng(5), &mut scratch);
-        aug.apply(&mut b, 28, 28, &mut crate::seeded_rng(5), &mut scratch);
+        let shape = Shape::new(1, 28, 28);
+        aug.apply(&mut a, shape, &mut crate::seeded_rng(5), &mut scratch);
+        aug.apply(&mut b, shape, &mut crate::seeded_rng(5), &mut scratch);
         assert_eq!(a, b);
         assert_ne!(a, x);
         let moved: f32 = a.iter().sum();
@@ -147,7 +165,7 @@ mod tests {
         // no rotation and no shift is the identity
         let none = Augment { max_rotation: 0.0, max_shift: 0.0, flips: false };
         let mut c = x.clone();
-        none.apply(&mut c, 28, 28, &mut crate::seeded_rng(1), &mut scratch);
+        none.apply(&mut c, shape, &mut crate::seeded_rng(1), &mut scratch);
         assert!(c.iter().zip(&x).all(|(p, q)| (p - q).abs() < 1e-5));
     }
 }

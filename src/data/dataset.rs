@@ -1,146 +1,276 @@
-//! [`Dataset`]: images held compactly as bytes, turned into `f32` batches on demand.
+//! [`Dataset`]: labelled examples of any shape and any number of classes, held compactly
+//! (images as bytes, tables as `f32`) and turned into `f32` mini-batches on demand.
 
+use crate::layers::Shape;
 use std::ops::Range;
 
-/// Number of classes (the digits 0–9): the width of a one-hot label row.
-pub const CLASSES: usize = 10;
+/// How a data set's numbers are stored: images as bytes (0–255, scaled to [0, 1] when a batch
+/// is drawn, so 60,000 MNIST digits take 47 MB), tables as the numbers themselves.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Features {
+    /// `shape.size()` bytes per example; example `i`'s value `v` is fed as `v / 255`.
+    Bytes(Vec<u8>),
+    /// `shape.size()` numbers per example, fed as they are.
+    Floats(Vec<f32>),
+}
 
-/// Images held compactly as bytes (one row of `rows * cols` bytes per image) plus labels.
-///
-/// `labels` is empty for a dataset read by [`read_idx_images`](super::read_idx_images) alone;
-/// otherwise it holds one digit 0–9 per image.
-#[derive(Clone, Debug)]
+impl Features {
+    /// Numbers stored in all.
+    pub fn len(&self) -> usize {
+        match self {
+            Features::Bytes(b) => b.len(),
+            Features::Floats(f) => f.len(),
+        }
+    }
+
+    /// Whether nothing is stored.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Labelled examples: each example's input is `shape` (channels × height × width, channel
+/// after channel, row-major; a table's n features are `n × 1 × 1`), its label an index into
+/// `classes`.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Dataset {
-    /// Pixels, 0 (background) to 255 (ink), image after image, each row-major.
-    pub images: Vec<u8>,
-    /// One label 0–9 per image (or empty).
-    pub labels: Vec<u8>,
-    /// Image height.
-    pub rows: usize,
-    /// Image width.
-    pub cols: usize,
+    /// One example's input.
+    pub shape: Shape,
+    /// The inputs, example after example.
+    pub features: Features,
+    /// Each example's class, an index into `classes` (empty: unlabelled, e.g. images read
+    /// without their labels file).
+    pub labels: Vec<u32>,
+    /// The classes' names, in index order (MNIST: `"0"` … `"9"`).
+    pub classes: Vec<String>,
+}
+
+/// The names `"0"`, `"1"`, … of `n` classes known only by number (IDX labels, digits).
+pub fn numbered_classes(n: usize) -> Vec<String> {
+    (0..n).map(|i| i.to_string()).collect()
 }
 
 impl Dataset {
-    /// Number of images.
-    pub fn len(&self) -> usize {
-        self.images.len().checked_div(self.pixels()).unwrap_or(0)
+    /// Images as bytes with their labels; `classes` names the label values.
+    pub fn images(shape: Shape, bytes: Vec<u8>, labels: Vec<u32>, classes: Vec<String>) -> Self {
+        Dataset { shape, features: Features::Bytes(bytes), labels, classes }
     }
 
-    /// True when there are no images.
+    /// Number of examples.
+    pub fn len(&self) -> usize {
+        self.features.len().checked_div(self.input_size()).unwrap_or(0)
+    }
+
+    /// True when there are no examples.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// Pixels per image: `rows * cols`.
-    pub fn pixels(&self) -> usize {
-        self.rows * self.cols
+    /// Numbers per example: `shape.size()`.
+    pub fn input_size(&self) -> usize {
+        self.shape.size()
     }
 
-    /// The bytes of image `i` (`pixels()` of them). Panics if `i >= len()`.
-    pub fn image(&self, i: usize) -> &[u8] {
-        let p = self.pixels();
-        &self.images[i * p..(i + 1) * p]
+    /// Number of classes: the width of a one-hot label row.
+    pub fn class_count(&self) -> usize {
+        self.classes.len()
     }
 
-    /// Writes the images `idx` as `f32` in [0, 1] (byte / 255) into `x`, row-major
-    /// `[idx.len(), pixels()]`, and their one-hot labels into `y`, `[idx.len(), 10]`.
-    /// Allocates nothing.
+    /// Whether the examples are images stored as bytes (what augmentation and expansion work on).
+    pub fn is_images(&self) -> bool {
+        matches!(self.features, Features::Bytes(_))
+    }
+
+    /// The stored bytes of example `i`, if the data set holds bytes. Panics if `i >= len()`.
+    pub fn bytes(&self, i: usize) -> Option<&[u8]> {
+        let p = self.input_size();
+        match &self.features {
+            Features::Bytes(b) => Some(&b[i * p..(i + 1) * p]),
+            Features::Floats(_) => None,
+        }
+    }
+
+    /// All the stored bytes, if the data set holds bytes.
+    pub fn all_bytes(&self) -> Option<&[u8]> {
+        match &self.features {
+            Features::Bytes(b) => Some(b),
+            Features::Floats(_) => None,
+        }
+    }
+
+    /// Example `i` as the network sees it (bytes scaled to [0, 1]). Panics if `i >= len()`.
+    pub fn example(&self, i: usize) -> Vec<f32> {
+        let mut x = vec![0.0; self.input_size()];
+        self.write_example(i, &mut x);
+        x
+    }
+
+    fn write_example(&self, i: usize, out: &mut [f32]) {
+        let p = self.input_size();
+        match &self.features {
+            Features::Bytes(b) => {
+                for (v, &byte) in out.iter_mut().zip(&b[i * p..(i + 1) * p]) {
+                    *v = f32::from(byte) / 255.0;
+                }
+            }
+            Features::Floats(f) => out.copy_from_slice(&f[i * p..(i + 1) * p]),
+        }
+    }
+
+    /// Writes the examples `idx` into `x`, row-major `[idx.len(), input_size()]`, and their
+    /// one-hot labels into `y`, `[idx.len(), class_count()]`. Allocates nothing.
     ///
-    /// Panics if `x` or `y` has the wrong length, an index is out of range, or the dataset
+    /// Panics if `x` or `y` has the wrong length, an index is out of range, or the data set
     /// has no labels.
     pub fn fill_batch(&self, idx: &[usize], x: &mut [f32], y: &mut [f32]) {
         self.fill(idx.iter().copied(), x, y);
     }
 
-    /// Hints the CPU to start fetching images `idx` into its caches (e.g. the next mini-batch's,
-    /// while this one trains): drawn in random order, each image is otherwise a wait on memory.
+    /// Hints the CPU to start fetching examples `idx` into its caches (e.g. the next
+    /// mini-batch's, while this one trains): drawn in random order, each example is otherwise
+    /// a wait on memory.
     pub fn prefetch(&self, idx: &[usize]) {
         #[cfg(target_arch = "x86_64")]
-        for &i in idx {
-            let image = self.image(i);
-            for offset in (0..image.len()).step_by(64) {
-                // SAFETY: a prefetch is only a hint; the address is inside `image`.
-                unsafe {
-                    std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                        image.as_ptr().add(offset).cast(),
-                    )
-                };
+        {
+            let (base, bytes) = match &self.features {
+                Features::Bytes(b) => (b.as_ptr(), self.input_size()),
+                Features::Floats(f) => (f.as_ptr().cast::<u8>(), 4 * self.input_size()),
+            };
+            for &i in idx.iter().filter(|&&i| i < self.len()) {
+                for offset in (0..bytes).step_by(64) {
+                    // SAFETY: a prefetch is only a hint; the address is inside example i.
+                    unsafe {
+                        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                            base.add(i * bytes + offset).cast(),
+                        )
+                    };
+                }
             }
         }
         #[cfg(not(target_arch = "x86_64"))]
         let _ = idx;
     }
 
-    /// Same as [`fill_batch`](Self::fill_batch) for the contiguous images `range`
+    /// Same as [`fill_batch`](Self::fill_batch) for the contiguous examples `range`
     /// (for evaluation).
     pub fn fill_range(&self, range: Range<usize>, x: &mut [f32], y: &mut [f32]) {
         self.fill(range, x, y);
     }
 
     fn fill(&self, idx: impl ExactSizeIterator<Item = usize>, x: &mut [f32], y: &mut [f32]) {
-        let (n, p) = (idx.len(), self.pixels());
-        assert_eq!(x.len(), n * p, "x must hold {n} images of {p} pixels");
-        assert_eq!(y.len(), n * CLASSES, "y must hold {n} one-hot rows of {CLASSES}");
+        let (n, p, k) = (idx.len(), self.input_size(), self.class_count());
+        assert_eq!(x.len(), n * p, "x must hold {n} examples of {p} numbers");
+        assert_eq!(y.len(), n * k, "y must hold {n} one-hot rows of {k}");
         if n == 0 {
             return;
         }
-        for ((i, xr), yr) in idx.zip(x.chunks_exact_mut(p)).zip(y.chunks_exact_mut(CLASSES)) {
-            for (v, &b) in xr.iter_mut().zip(self.image(i)) {
-                *v = f32::from(b) / 255.0;
-            }
+        for ((i, xr), yr) in idx.zip(x.chunks_exact_mut(p)).zip(y.chunks_exact_mut(k.max(1))) {
+            self.write_example(i, xr);
             yr.fill(0.0);
-            yr[usize::from(self.labels[i])] = 1.0;
+            yr[self.labels[i] as usize] = 1.0;
         }
     }
 
-    /// A copy of the images (and labels, if any) in `range`. Panics if it is out of bounds.
+    /// A copy of the examples (and labels, if any) in `range`. Panics if it is out of bounds.
     pub fn slice(&self, range: Range<usize>) -> Dataset {
-        let p = self.pixels();
+        let p = self.input_size();
         let labels = if self.labels.is_empty() { Vec::new() } else { self.labels[range.clone()].to_vec() };
-        Dataset {
-            images: self.images[range.start * p..range.end * p].to_vec(),
-            labels,
-            rows: self.rows,
-            cols: self.cols,
+        let (from, to) = (range.start * p, range.end * p);
+        let features = match &self.features {
+            Features::Bytes(b) => Features::Bytes(b[from..to].to_vec()),
+            Features::Floats(f) => Features::Floats(f[from..to].to_vec()),
+        };
+        Dataset { shape: self.shape, features, labels, classes: self.classes.clone() }
+    }
+
+    /// The examples `order` (indices, any order, repeats allowed), as a new data set.
+    pub fn select(&self, order: &[usize]) -> Dataset {
+        let p = self.input_size();
+        let features = match &self.features {
+            Features::Bytes(b) => {
+                Features::Bytes(order.iter().flat_map(|&i| &b[i * p..(i + 1) * p]).copied().collect())
+            }
+            Features::Floats(f) => {
+                Features::Floats(order.iter().flat_map(|&i| &f[i * p..(i + 1) * p]).copied().collect())
+            }
+        };
+        let labels =
+            if self.labels.is_empty() { Vec::new() } else { order.iter().map(|&i| self.labels[i]).collect() };
+        Dataset { shape: self.shape, features, labels, classes: self.classes.clone() }
+    }
+
+    /// The same examples labelled by `classes` (another list of names, e.g. a trained model's)
+    /// instead of their own, matched by name: how a test set is scored by a model whose classes
+    /// were found in its training data. Fails with the name of a class that occurs here but
+    /// not in `classes`.
+    pub fn relabel(mut self, classes: &[String]) -> Result<Dataset, String> {
+        let mut used = vec![false; self.classes.len()];
+        for &l in &self.labels {
+            used[l as usize] = true;
         }
+        let map: Vec<Option<u32>> = self
+            .classes
+            .iter()
+            .map(|name| classes.iter().position(|c| c == name).map(|i| i as u32))
+            .collect();
+        if let Some(k) = (0..map.len()).find(|&k| used[k] && map[k].is_none()) {
+            return Err(self.classes[k].clone());
+        }
+        for l in &mut self.labels {
+            *l = map[*l as usize].unwrap_or(0);
+        }
+        self.classes = classes.to_vec();
+        Ok(self)
     }
 
     /// Splits off the last `validation_size` examples, keeps the first `train_size`: the
     /// book's split. The caller has checked `train_size + validation_size <= len()`.
     ///
-    /// The validation images are a copy; if memory runs out for it, the error says so (a
+    /// The validation examples are a copy; if memory runs out for it, the error says so (a
     /// failed allocation would otherwise abort the process).
     pub(crate) fn split(
         mut self,
         train_size: usize,
         validation_size: usize,
     ) -> Result<(Dataset, Dataset), std::collections::TryReserveError> {
-        let (n, p) = (self.len(), self.pixels());
+        let (n, p) = (self.len(), self.input_size());
         debug_assert!(train_size + validation_size <= n);
         let from = n - validation_size;
-        let mut images = Vec::new();
-        images.try_reserve_exact(validation_size * p)?;
-        images.extend_from_slice(&self.images[from * p..]);
+        let features = match &mut self.features {
+            Features::Bytes(b) => {
+                let mut v = Vec::new();
+                v.try_reserve_exact(validation_size * p)?;
+                v.extend_from_slice(&b[from * p..]);
+                b.truncate(train_size * p);
+                Features::Bytes(v)
+            }
+            Features::Floats(f) => {
+                let mut v = Vec::new();
+                v.try_reserve_exact(validation_size * p)?;
+                v.extend_from_slice(&f[from * p..]);
+                f.truncate(train_size * p);
+                Features::Floats(v)
+            }
+        };
         let mut labels = Vec::new();
         if !self.labels.is_empty() {
             labels.try_reserve_exact(validation_size)?;
             labels.extend_from_slice(&self.labels[from..]);
+            self.labels.truncate(train_size);
         }
-        let validation = Dataset { images, labels, rows: self.rows, cols: self.cols };
-        self.images.truncate(train_size * p);
-        self.labels.truncate(train_size);
+        let validation = Dataset { shape: self.shape, features, labels, classes: self.classes.clone() };
         Ok((self, validation))
     }
 }
 
-/// The three MNIST sets as the book uses them.
+/// The three sets as the book uses them: training, validation carved from the end of the
+/// training data, and test.
 #[derive(Clone, Debug)]
 pub struct Mnist {
-    /// The first `train_size` images of the 60,000-image training file.
+    /// The first `train_size` examples of the training data.
     pub training: Dataset,
-    /// The last `validation_size` images of the training file.
+    /// The last `validation_size` examples of the training data.
     pub validation: Dataset,
-    /// The 10,000 images of the t10k files.
+    /// The test examples.
     pub test: Dataset,
 }

@@ -105,18 +105,13 @@ pub enum DataError {
         detail: String,
     },
 
-    /// A label is not a digit 0–9.
-    #[error(
-        "{}: label {value} at index {index} is not a digit 0-9; the file is not an MNIST label file — {REFETCH}",
-        path.display()
-    )]
-    BadLabel {
+    /// `classes.txt` beside IDX files cannot name the classes.
+    #[error("{}: {why}; give one class name per line, line k naming label value k − 1", path.display())]
+    Names {
         /// The file.
         path: PathBuf,
-        /// Index of the first bad label.
-        index: usize,
-        /// Its value.
-        value: u8,
+        /// What is wrong.
+        why: String,
     },
 
     /// An images file and its labels file hold different numbers of examples.

@@ -204,7 +204,7 @@ pub fn read_idx_images_limited(path: &Path, limit: u64) -> Result<Dataset, DataE
     let h: [u8; 16] = src.header(IMAGES_MAGIC, "image")?;
     let (count, rows, cols) = (be_u32(&h[4..8]), be_u32(&h[8..12]), be_u32(&h[12..16]));
     let what = format!("{count} images of {rows}x{cols}");
-    if rows == 0 || cols == 0 {
+    if rows == 0 || cols == 0 || u64::from(rows) * u64::from(cols) > crate::layers::MAX_DIM as u64 {
         return Err(DataError::BadHeader {
             path: path.to_path_buf(),
             detail: format!("it claims {what} pixels"),
@@ -219,11 +219,12 @@ pub fn read_idx_images_limited(path: &Path, limit: u64) -> Result<Dataset, DataE
             detail: format!("it claims {what}, an impossible size"),
         })?;
     let images = src.body(16, expected, &what, limit)?;
-    Ok(Dataset { images, labels: Vec::new(), rows: rows as usize, cols: cols as usize })
+    let shape = crate::layers::Shape::new(1, rows as usize, cols as usize);
+    Ok(Dataset::images(shape, images, Vec::new(), Vec::new()))
 }
 
 /// Reads an IDX labels file (magic `0x00000801`: count, then one byte per label), gzip-compressed
-/// or raw. Every label must be a digit 0–9.
+/// or raw. A label is any byte: the loaders make the distinct values classes.
 pub fn read_idx_labels(path: &Path) -> Result<Vec<u8>, DataError> {
     read_idx_labels_limited(path, max_data_bytes()?)
 }
@@ -234,9 +235,5 @@ pub fn read_idx_labels_limited(path: &Path, limit: u64) -> Result<Vec<u8>, DataE
     let mut src = Source::open(path)?;
     let h: [u8; 8] = src.header(LABELS_MAGIC, "label")?;
     let count = be_u32(&h[4..8]);
-    let labels = src.body(8, u64::from(count), &format!("{count} labels"), limit)?;
-    if let Some((index, &value)) = labels.iter().enumerate().find(|&(_, &l)| l > 9) {
-        return Err(DataError::BadLabel { path: path.to_path_buf(), index, value });
-    }
-    Ok(labels)
+    src.body(8, u64::from(count), &format!("{count} labels"), limit)
 }

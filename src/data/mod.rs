@@ -28,7 +28,7 @@ pub mod idx;
 use std::path::{Path, PathBuf};
 
 pub use augment::{Augment, expand};
-pub use dataset::{CLASSES, Dataset, Mnist};
+pub use dataset::{Dataset, Features, Mnist, numbered_classes};
 pub use download::{
     FILES, MIRRORS, MinRate, TEST_FILES, TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS,
     ensure_present, ensure_present_tuned, ensure_present_with, ensure_test_present, find_file,
@@ -95,18 +95,25 @@ pub fn load_mnist(dir: &Path, train_size: usize, validation_size: usize) -> Resu
         return Err(DataError::Empty { images: train_images, labels: train_labels, set: "training" });
     }
     check_split(&train_labels, labels.len(), train_size, validation_size)?;
-    let full =
-        with_labels(read_idx_images_limited(&train_images, limit)?, &train_images, labels, &train_labels)?;
-    let test = read_test(&test_images, &test_labels, limit)?;
-    if (full.rows, full.cols) != (test.rows, test.cols) {
+    let test_values = read_idx_labels_limited(&test_labels, limit)?;
+    let (values, classes) = label_classes(dir, [&labels[..], &test_values[..]])?;
+    let full = with_labels(
+        read_idx_images_limited(&train_images, limit)?,
+        &train_images,
+        &labels,
+        &train_labels,
+        (&values, &classes),
+    )?;
+    let test = read_test(&test_images, &test_labels, test_values, limit, (&values, &classes))?;
+    if full.shape != test.shape {
         return Err(DataError::ShapeMismatch {
             training: train_images,
-            train_dims: (full.rows, full.cols),
+            train_dims: (full.shape.height, full.shape.width),
             test: test_images,
-            test_dims: (test.rows, test.cols),
+            test_dims: (test.shape.height, test.shape.width),
         });
     }
-    let bytes = (validation_size * full.pixels()) as u64;
+    let bytes = (validation_size * full.input_size()) as u64;
     let (training, validation) =
         full.split(train_size, validation_size).map_err(|_| DataError::OutOfMemory {
             path: train_images.clone(),
@@ -119,10 +126,47 @@ pub fn load_mnist(dir: &Path, train_size: usize, validation_size: usize) -> Resu
 /// Loads only the test set (the t10k files) from `dir`: what `eval` and `plot errors` need.
 /// Requirements as for [`load_mnist`]'s test files: both regular files within
 /// [`max_data_bytes`], as many images as labels, at least one of each.
+///
+/// The classes are the label values found in the test labels (see [`load_mnist`]); to score a
+/// model, map them onto the model's classes by name ([`Dataset::relabel`]).
 pub fn load_test(dir: &Path) -> Result<Dataset, DataError> {
     let limit = max_data_bytes()?;
     let (images, labels) = (locate(dir, TEST_IMAGES)?, locate(dir, TEST_LABELS)?);
-    read_test(&images, &labels, limit)
+    let values = read_idx_labels_limited(&labels, limit)?;
+    let (found, classes) = label_classes(dir, [&values[..], &[]])?;
+    read_test(&images, &labels, values, limit, (&found, &classes))
+}
+
+/// The classes of IDX label values: every value that occurs in `sets`, in increasing order
+/// (MNIST: 0–9; EMNIST letters: 1–26), named by the value, or by line `value + 1` of
+/// `DIR/classes.txt` if that file exists (e.g. Fashion-MNIST's `T-shirt/top`, `Trouser`, …).
+/// Returns the values and their names, index for index.
+fn label_classes(dir: &Path, sets: [&[u8]; 2]) -> Result<(Vec<u8>, Vec<String>), DataError> {
+    let mut seen = [false; 256];
+    for &v in sets.iter().flat_map(|s| s.iter()) {
+        seen[v as usize] = true;
+    }
+    let values: Vec<u8> = (0..=255u8).filter(|&v| seen[v as usize]).collect();
+    let names_file = dir.join("classes.txt");
+    let names: Option<Vec<String>> = match find_file(dir, "classes.txt")? {
+        None => None,
+        Some(_) => {
+            let text = crate::files::read_input_text(&names_file, 1 << 20, "a list of class names")
+                .map_err(|e| DataError::Names { path: names_file.clone(), why: e.to_string() })?;
+            Some(text.lines().map(|l| l.trim().to_string()).collect())
+        }
+    };
+    let classes = values
+        .iter()
+        .map(|&v| match &names {
+            None => Ok(v.to_string()),
+            Some(n) => n.get(v as usize).filter(|s| !s.is_empty()).cloned().ok_or_else(|| DataError::Names {
+                path: names_file.clone(),
+                why: format!("label {v} occurs but line {} names no class", v as usize + 1),
+            }),
+        })
+        .collect::<Result<_, _>>()?;
+    Ok((values, classes))
 }
 
 /// Convenience for the CLI: [`locate_or_download`]`(flag)`, then [`load_mnist`].
@@ -147,13 +191,14 @@ fn locate(dir: &Path, name: &str) -> Result<PathBuf, DataError> {
 
 /// Reads a test images/labels pair; an empty test set is refused (an accuracy of 0 / 0 would
 /// otherwise be printed as 0.00% and the run would look like it succeeded).
-fn read_test(images: &Path, labels: &Path, limit: u64) -> Result<Dataset, DataError> {
-    let test = with_labels(
-        read_idx_images_limited(images, limit)?,
-        images,
-        read_idx_labels_limited(labels, limit)?,
-        labels,
-    )?;
+fn read_test(
+    images: &Path,
+    labels: &Path,
+    values: Vec<u8>,
+    limit: u64,
+    classes: (&[u8], &[String]),
+) -> Result<Dataset, DataError> {
+    let test = with_labels(read_idx_images_limited(images, limit)?, images, &values, labels, classes)?;
     if test.is_empty() {
         return Err(DataError::Empty {
             images: images.to_path_buf(),
@@ -180,11 +225,13 @@ fn check_split(
     Err(DataError::Split { train_size, validation_size, available, path: path.to_path_buf(), reason })
 }
 
+/// `images` with `labels` (label values) as class indices into `classes` (values, names).
 fn with_labels(
     mut images: Dataset,
     images_path: &Path,
-    labels: Vec<u8>,
+    labels: &[u8],
     labels_path: &Path,
+    (values, classes): (&[u8], &[String]),
 ) -> Result<Dataset, DataError> {
     if images.len() != labels.len() {
         return Err(DataError::CountMismatch {
@@ -194,6 +241,11 @@ fn with_labels(
             n_labels: labels.len(),
         });
     }
-    images.labels = labels;
+    let mut index = [0u32; 256];
+    for (i, &v) in values.iter().enumerate() {
+        index[v as usize] = i as u32;
+    }
+    images.labels = labels.iter().map(|&v| index[v as usize]).collect();
+    images.classes = classes.to_vec();
     Ok(images)
 }

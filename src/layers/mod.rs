@@ -22,7 +22,7 @@ pub use dropout::Dropout;
 pub use flatten::Flatten;
 pub use pool::Pool;
 pub use recurrent::{Cell, Recurrent};
-pub use spec::{LayerSpec, Padding, PoolKind, Shape};
+pub use spec::{LayerSpec, MAX_DIM, MAX_ELEMENTS, Padding, PoolKind, Shape};
 pub use time_dense::TimeDense;
 
 use crate::activation::Activation;
