@@ -6,20 +6,21 @@ use crate::train::argmax;
 use ndarray::{Array2, ArrayView2, s};
 
 /// Each network's outputs for every example of `data`, `[n, classes]` per network.
-pub fn outputs(nets: &mut [Network], data: &Dataset) -> Vec<Array2<f32>> {
-    nets.iter_mut()
+pub fn outputs(nets: &[Network], data: &Dataset) -> Vec<Array2<f32>> {
+    let inputs = data.input_size();
+    nets.iter()
         .map(|net| {
-            let (classes, chunk) = (net.out_size(), crate::train::eval_chunk(net));
+            let (classes, chunk) = (net.out_size(), crate::train::eval_chunk(&net.specs()));
             let mut all = Array2::zeros((data.len(), classes));
-            let mut x = vec![0.0f32; chunk * data.input_size()];
-            let mut y = vec![0.0f32; chunk * classes];
+            let mut ws = net.workspace(0);
+            let mut x = vec![0.0f32; chunk * inputs];
+            let mut y = vec![0.0f32; chunk * data.class_count()];
             for start in (0..data.len()).step_by(chunk) {
                 let end = (start + chunk).min(data.len());
                 let k = end - start;
-                data.fill_range(start..end, &mut x[..k * data.input_size()], &mut y[..k * classes]);
-                let xv = ArrayView2::from_shape((k, data.input_size()), &x[..k * data.input_size()])
-                    .expect("sizes agree");
-                all.slice_mut(s![start..end, ..]).assign(&net.feedforward(xv, false));
+                data.fill_range(start..end, &mut x[..k * inputs], &mut y[..k * data.class_count()]);
+                let xv = ArrayView2::from_shape((k, inputs), &x[..k * inputs]).expect("sizes agree");
+                all.slice_mut(s![start..end, ..]).assign(&net.feedforward(&mut ws, xv, false));
             }
             all
         })

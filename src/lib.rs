@@ -12,6 +12,7 @@
 //! ```
 
 pub mod activation;
+pub mod buffer;
 pub mod cost;
 pub mod data;
 pub mod ensemble;
@@ -36,7 +37,7 @@ pub mod prelude {
     pub use crate::cost::Cost;
     pub use crate::layers::{Init, Layer, LayerSpec};
     pub use crate::network::Network;
-    pub use crate::optim::Sgd;
+    pub use crate::optim::Optimizer;
     pub use crate::train::{Schedule, TrainConfig};
 }
 

@@ -12,7 +12,7 @@
 
 use crate::cost::Cost;
 use crate::files::FileError;
-use crate::layers::{Init, LayerSpec};
+use crate::layers::{Init, LayerSpec, ParamInfo};
 use crate::network::Network;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde::{Deserialize, Serialize};
@@ -57,7 +57,7 @@ pub struct ModelInfo {
 }
 
 /// Writes `net` and `training` (any JSON describing how it was trained) to `path`.
-pub fn save(net: &mut Network, training: serde_json::Value, path: &Path) -> Result<(), ModelError> {
+pub fn save(net: &Network, training: serde_json::Value, path: &Path) -> Result<(), ModelError> {
     let info = ModelInfo {
         format: FORMAT.into(),
         version: VERSION,
@@ -66,11 +66,11 @@ pub fn save(net: &mut Network, training: serde_json::Value, path: &Path) -> Resu
         training,
     };
     let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
-    for (i, layer) in net.layers.iter_mut().enumerate() {
-        layer.visit_params(&mut |p| {
-            let bytes = p.value.iter().flat_map(|v| v.to_le_bytes()).collect();
-            tensors.push((format!("layers.{i}.{}", p.name), p.value.shape().to_vec(), bytes));
-        });
+    for (i, layer) in net.layers.iter().enumerate() {
+        for (info, values) in layer.spec().params().into_iter().zip(layer.params()) {
+            let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+            tensors.push((format!("layers.{i}.{}", info.name), info.shape, bytes));
+        }
     }
     let views = tensors.iter().map(|(name, shape, bytes)| {
         let view = TensorView::new(Dtype::F32, shape.clone(), bytes).expect("shape matches byte count");
@@ -125,7 +125,7 @@ pub fn load_bytes(bytes: &[u8], path: &Path) -> Result<(Network, ModelInfo), Mod
     // Every tensor the architecture needs, with the exact type and shape, before building.
     let mut expected = 0;
     for (i, spec) in info.architecture.iter().enumerate() {
-        for (name, shape) in spec.param_shapes() {
+        for ParamInfo { name, shape, .. } in spec.params() {
             let name = format!("layers.{i}.{name}");
             let t = tensors.tensor(&name).map_err(|_| arch_err(format!("tensor {name} is missing")))?;
             if t.dtype() != Dtype::F32 || t.shape() != shape.as_slice() {
@@ -148,21 +148,18 @@ pub fn load_bytes(bytes: &[u8], path: &Path) -> Result<(Network, ModelInfo), Mod
     let mut rng = crate::seeded_rng(0);
     let mut net = Network::new(&info.architecture, info.cost, Init::Scaled, &mut rng)
         .map_err(|e| ModelError::TooLarge { path: path.into(), why: e.to_string() })?;
-    let mut problem: Option<ModelError> = None;
     for (i, layer) in net.layers.iter_mut().enumerate() {
-        layer.visit_params(&mut |mut p| {
+        let infos = layer.spec().params();
+        for (p, values) in infos.iter().zip(layer.params_mut()) {
             let name = format!("layers.{i}.{}", p.name);
-            let Ok(t) = tensors.tensor(&name) else { return }; // all checked above
-            for (v, b) in p.value.iter_mut().zip(t.data().chunks_exact(4)) {
+            let t = tensors.tensor(&name).map_err(|_| arch_err(format!("tensor {name} is missing")))?;
+            for (v, b) in values.iter_mut().zip(t.data().chunks_exact(4)) {
                 *v = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
             }
-            if problem.is_none() && !p.value.iter().all(|v| v.is_finite()) {
-                problem = Some(ModelError::NotFinite { path: path.into(), tensor: name });
+            if !values.iter().all(|v| v.is_finite()) {
+                return Err(ModelError::NotFinite { path: path.into(), tensor: name });
             }
-        });
+        }
     }
-    match problem {
-        Some(e) => Err(e),
-        None => Ok((net, info)),
-    }
+    Ok((net, info))
 }

@@ -2,10 +2,10 @@
 
 use crate::Rng;
 use crate::activation::Activation;
+use crate::buffer::Buf;
 use crate::cost::Cost;
-use crate::layers::{Init, Layer, LayerSpec, Param, rows_mut};
-use crate::optim::SgdStep;
-use ndarray::{Array2, ArrayView2, s};
+use crate::layers::{FusedStep, Init, Layer, LayerSpec, Work};
+use ndarray::{ArrayView2, ArrayViewMut2};
 use thiserror::Error;
 
 /// Why a set of layers cannot form a network.
@@ -31,20 +31,54 @@ pub enum NetworkError {
     TooLarge { params: u128, need: u128, budget: u64 },
 }
 
-/// Layers applied one after the other, trained against `cost`.
+/// Layers applied one after the other, trained against `cost`: the parameters, and nothing
+/// that changes while the network runs. Running it needs a [`Workspace`] (one per thread or
+/// process that runs it), which holds the activations and the gradients.
 ///
 /// `a^0 = x`, `a^l = layer_l(a^{l−1})`; the output is `a^L`.
 #[derive(Clone)]
 pub struct Network {
     pub layers: Vec<Box<dyn Layer>>,
     pub cost: Cost,
-    /// `grads[l]`: ∂C/∂a^l for layer l's output, `[batch, out_l]`, reused across batches.
-    grads: Vec<Array2<f32>>,
+}
+
+/// What one replica of a network needs to run it: each layer's [`Work`] (activations, what
+/// the backward pass reuses, the parameters' gradients) and the errors ∂C/∂a^l handed from
+/// layer to layer. Made by [`Network::workspace`]; buffers grow to the largest batch seen.
+pub struct Workspace {
+    works: Vec<Work>,
+    /// `grads[l]`: ∂C/∂a^l for layer l's output, `[batch, out_l]`.
+    grads: Vec<Buf>,
+}
+
+impl Workspace {
+    /// Layer `l`'s work (its gradients are `work(l).grads`).
+    pub fn work(&self, l: usize) -> &Work {
+        &self.works[l]
+    }
+
+    /// ∂C/∂(each parameter) of the last backward pass, layer after layer, in the order of
+    /// [`Network::params`].
+    pub fn grads(&self) -> impl Iterator<Item = &Buf> {
+        self.works.iter().flat_map(|w| w.grads.iter())
+    }
+
+    /// The same, to change (e.g. to add another replica's gradients in).
+    pub fn grads_mut(&mut self) -> impl Iterator<Item = &mut Buf> {
+        self.works.iter_mut().flat_map(|w| w.grads.iter_mut())
+    }
+
+    /// The network's output from the last forward pass, `[batch, out]`.
+    pub fn output<'w>(&'w self, net: &Network) -> ArrayView2<'w, f32> {
+        let last = net.layers.len() - 1;
+        net.layers[last].output(&self.works[last])
+    }
 }
 
 impl Network {
     /// Builds the layers of `specs` with fresh parameters; checks that sizes chain and that the
     /// cost suits the output neurons.
+    ///
     /// Refuses (rather than aborting on allocation) a network whose parameters and their
     /// gradients would not fit in [`crate::memory::budget`].
     pub fn new(specs: &[LayerSpec], cost: Cost, init: Init, rng: &mut Rng) -> Result<Self, NetworkError> {
@@ -72,19 +106,21 @@ impl Network {
     }
 
     /// Wraps layers already built (e.g. loaded from a file). Call [`Network::check`] first.
+    ///
+    /// Pool, then activate (network3.py's ConvPoolLayer order): where a layer of monotone
+    /// neurons (a conv layer) is followed by max pooling, the network has the pooling layer
+    /// apply the activation to the pooled z, a quarter as many numbers: σ(max z) = max σ(z),
+    /// and the error routes to the same input, so the network computes the same function.
     pub fn from_layers(mut layers: Vec<Box<dyn Layer>>, cost: Cost) -> Self {
-        // Each conv layer followed by max pooling leaves its activation to the pooling layer,
-        // which applies it to a quarter as many numbers; the network computes the same function.
         for i in 1..layers.len() {
             let (before, after) = layers.split_at_mut(i);
-            if after[0].takes_over_activation()
-                && let Some(act) = before[i - 1].hand_over_activation()
+            if after[0].accepts_activation()
+                && let Some(act) = before[i - 1].defer_activation()
             {
-                after[0].take_over_activation(act);
+                after[0].accept_activation(act);
             }
         }
-        let grads = layers.iter().map(|_| Array2::zeros((0, 0))).collect();
-        Network { layers, cost, grads }
+        Network { layers, cost }
     }
 
     /// That `specs` chain (each layer takes what the one before gives) and end in neurons
@@ -114,6 +150,13 @@ impl Network {
         cost.check_output(output).map_err(NetworkError::CostOutput)
     }
 
+    /// A fresh workspace for running this network; `seed` seeds its random choices (dropout
+    /// masks), so that replicas given different seeds drop different inputs.
+    pub fn workspace(&self, seed: u64) -> Workspace {
+        let works = self.layers.iter().enumerate().map(|(l, layer)| layer.work(seed ^ l as u64)).collect();
+        Workspace { works, grads: self.layers.iter().map(|_| Buf::default()).collect() }
+    }
+
     /// Descriptions of the layers, in order.
     pub fn specs(&self) -> Vec<LayerSpec> {
         self.layers.iter().map(|l| l.spec()).collect()
@@ -137,7 +180,22 @@ impl Network {
 
     /// Trainable numbers in all layers.
     pub fn param_count(&self) -> usize {
-        self.specs().iter().map(|s| s.param_count()).sum()
+        self.params().map(|p| p.len()).sum()
+    }
+
+    /// Every parameter tensor, layer after layer (each layer's in [`LayerSpec::params`] order).
+    pub fn params(&self) -> impl Iterator<Item = &Buf> {
+        self.layers.iter().flat_map(|l| l.params().iter())
+    }
+
+    /// The same, to change.
+    pub fn params_mut(&mut self) -> impl Iterator<Item = &mut Buf> {
+        self.layers.iter_mut().flat_map(|l| l.params_mut().iter_mut())
+    }
+
+    /// Whether each parameter tensor takes L1/L2 regularisation, in [`Network::params`] order.
+    pub fn regularised(&self) -> Vec<bool> {
+        self.layers.iter().flat_map(|l| l.spec().params()).map(|p| p.regularised).collect()
     }
 
     /// The output layer's neurons.
@@ -147,69 +205,89 @@ impl Network {
 
     /// a^L for the batch `x: [batch, in] -> [batch, out]`. `train` switches on what only
     /// happens while learning (dropout, in later layers).
-    pub fn feedforward(&mut self, x: ArrayView2<f32>, train: bool) -> ArrayView2<'_, f32> {
+    pub fn feedforward<'w>(
+        &self,
+        ws: &'w mut Workspace,
+        x: ArrayView2<f32>,
+        train: bool,
+    ) -> ArrayView2<'w, f32> {
         for l in 0..self.layers.len() {
-            let (before, rest) = self.layers.split_at_mut(l);
-            let input = if l == 0 { x } else { before[l - 1].output() };
-            rest[0].forward(input, train);
+            let (before, rest) = ws.works.split_at_mut(l);
+            let input = if l == 0 { x } else { self.layers[l - 1].output(&before[l - 1]) };
+            self.layers[l].forward(&mut rest[0], input, train);
         }
-        self.layers[self.layers.len() - 1].output()
+        ws.output(self)
     }
 
     /// Backpropagation over the mini-batch `(x, y)`: leaves ∂C/∂(each parameter), summed
-    /// over the batch, in the layers' gradients (`nabla_w`, `nabla_b`). Returns nothing: the
-    /// optimiser reads the gradients through [`Network::visit_params`].
+    /// over the batch (`nabla_w`, `nabla_b`), in the workspace's gradients
+    /// ([`Workspace::grads`]) for an optimiser to use.
     ///
     /// `x: [batch, in]`, `y: [batch, out]` (desired outputs, e.g. one-hot digits).
-    pub fn backprop(&mut self, x: ArrayView2<f32>, y: ArrayView2<f32>) {
-        self.backprop_with(x, y, None);
-    }
-
-    /// One step of plain SGD on the mini-batch `(x, y)`: backprop with the update folded into
-    /// each layer's backward pass (see [`Layer::backward`]). Same result as [`Network::backprop`]
-    /// followed by the step, with less memory traffic.
-    pub fn train_step(&mut self, x: ArrayView2<f32>, y: ArrayView2<f32>, step: &SgdStep) {
-        self.backprop_with(x, y, Some(step));
-    }
-
-    fn backprop_with(&mut self, x: ArrayView2<f32>, y: ArrayView2<f32>, update: Option<&SgdStep>) {
-        let batch = x.nrows();
-        self.feedforward(x, true);
-
-        // BP1: the output error δ^L, from the cost and the output neurons.
+    pub fn backprop(&self, ws: &mut Workspace, x: ArrayView2<f32>, y: ArrayView2<f32>) {
+        self.forward_and_delta(ws, x, y);
         let last = self.layers.len() - 1;
-        let output = self.output_activation();
-        let out = &self.layers[last];
-        let delta = rows_mut(&mut self.grads[last], batch, y.ncols());
-        self.cost.output_delta(output, out.weighted_input(), out.output(), y, delta);
-
-        // BP2–BP4, from the last layer back to the first. Layer l turns ∂C/∂a^l into δ^l,
-        // fills its gradients, and hands ∂C/∂a^{l−1} to the layer before.
         for l in (0..=last).rev() {
-            let (below, here) = self.grads.split_at_mut(l);
-            let grad = here[0].slice_mut(s![..batch, ..]);
-            let (layers_below, layer) = self.layers.split_at_mut(l);
-            let input = if l == 0 { x } else { layers_below[l - 1].output() };
-            let grad_x = if l == 0 { None } else { Some(rows_mut(&mut below[l - 1], batch, input.ncols())) };
-            layer[0].backward(input, grad, l == last, grad_x, update);
+            let (input, grad, grad_x, work) = ws.backward_args(self, l, x);
+            self.layers[l].backward(work, input, grad, l == last, grad_x);
         }
     }
 
-    /// Visits every parameter with its gradient, layer by layer.
-    pub fn visit_params(&mut self, f: &mut dyn FnMut(Param<'_>)) {
-        for layer in &mut self.layers {
-            layer.visit_params(f);
+    /// One step of plain SGD on the mini-batch `(x, y)`: backprop with the step folded into
+    /// each layer's backward pass where the layer can ([`Layer::backward_step`]). Same result
+    /// as [`Network::backprop`] followed by the step, with less memory traffic.
+    pub fn train_step(
+        &mut self,
+        ws: &mut Workspace,
+        x: ArrayView2<f32>,
+        y: ArrayView2<f32>,
+        step: &FusedStep,
+    ) {
+        self.forward_and_delta(ws, x, y);
+        let last = self.layers.len() - 1;
+        for l in (0..=last).rev() {
+            let (input, grad, grad_x, work) = ws.backward_args(self, l, x);
+            self.layers[l].backward_step(work, input, grad, l == last, grad_x, step);
         }
     }
 
-    /// Whether every parameter is a finite number (training diverged if not).
-    pub fn is_finite(&mut self) -> bool {
-        let mut ok = true;
-        self.visit_params(&mut |p| ok &= p.value.iter().all(|v| v.is_finite()));
-        ok
+    /// The forward pass, then BP1: the output error δ^L, from the cost and the output neurons,
+    /// in `ws.grads[L]`.
+    fn forward_and_delta(&self, ws: &mut Workspace, x: ArrayView2<f32>, y: ArrayView2<f32>) {
+        let batch = x.nrows();
+        self.feedforward(ws, x, true);
+        let last = self.layers.len() - 1;
+        let (out, work) = (&self.layers[last], &ws.works[last]);
+        let delta = ws.grads[last].rows_mut(batch, y.ncols());
+        self.cost.output_delta(
+            self.output_activation(),
+            out.weighted_input(work),
+            out.output(work),
+            y,
+            delta,
+        );
     }
 }
 
+impl Workspace {
+    /// What layer `l`'s backward pass takes: its input, ∂C/∂a^l (BP2–BP4 turn it into δ^l),
+    /// room for ∂C/∂a^{l−1} (none for the first layer), and its work.
+    #[allow(clippy::type_complexity)]
+    fn backward_args<'w>(
+        &'w mut self,
+        net: &Network,
+        l: usize,
+        x: ArrayView2<'w, f32>,
+    ) -> (ArrayView2<'w, f32>, ArrayViewMut2<'w, f32>, Option<ArrayViewMut2<'w, f32>>, &'w mut Work) {
+        let batch = x.nrows();
+        let (works_below, works) = self.works.split_at_mut(l);
+        let input = if l == 0 { x } else { net.layers[l - 1].output(&works_below[l - 1]) };
+        let (grads_below, grads) = self.grads.split_at_mut(l);
+        let grad = grads[0].rows_mut(batch, net.layers[l].spec().out_size());
+        let grad_x = (l > 0).then(|| grads_below[l - 1].rows_mut(batch, input.ncols()));
+        (input, grad, grad_x, &mut works[0])
+    }
+}
 /// Layer specs of a fully connected net with the given `sizes`.
 pub fn dense_specs(
     sizes: &[usize],

@@ -1,6 +1,7 @@
 //! Gradient descent: the update that follows each mini-batch's backprop.
 
-use crate::network::Network;
+use crate::layers::FusedStep;
+use crate::network::{Network, Workspace};
 use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 
@@ -18,19 +19,19 @@ pub struct Regulariser {
 
 impl Regulariser {
     /// The added cost (λ/2n) Σ w² + (λ₁/n) Σ |w| of the network's current weights.
-    pub fn penalty(&self, net: &mut Network) -> f64 {
+    pub fn penalty(&self, net: &Network) -> f64 {
         if self.lambda == 0.0 && self.l1 == 0.0 {
             return 0.0;
         }
         let (mut sq, mut abs) = (0.0f64, 0.0f64);
-        net.visit_params(&mut |p| {
-            if p.regularised {
-                for &w in p.value.iter() {
+        for (p, regularised) in net.params().zip(net.regularised()) {
+            if regularised {
+                for &w in p.iter() {
                     sq += (w as f64) * (w as f64);
                     abs += (w as f64).abs();
                 }
             }
-        });
+        }
         let n = self.n.max(1) as f64;
         self.lambda as f64 / (2.0 * n) * sq + self.l1 as f64 / n * abs
     }
@@ -85,12 +86,13 @@ impl Rule {
     }
 }
 
-/// Stochastic gradient descent over mini-batches, with one of the update [`Rule`]s, L1/L2
-/// regularisation, and optional clipping of the gradient's global norm.
+/// The optimiser: gradient descent over mini-batches with one of the update [`Rule`]s (plain
+/// SGD, momentum, Adam, RMSProp), L1/L2 regularisation, and optional clipping of the
+/// gradient's global norm.
 ///
 /// Plain SGD with L2 reads as the book's w ← (1 − ηλ/n) w − (η/m) Σ_x ∂C_x/∂w.
 #[derive(Clone, Debug)]
-pub struct Sgd {
+pub struct Optimizer {
     /// η, the learning rate.
     pub eta: f32,
     /// μ, the momentum coefficient (0 for plain SGD; only with [`Rule::Sgd`]).
@@ -107,9 +109,9 @@ pub struct Sgd {
     t: i32,
 }
 
-impl Sgd {
+impl Optimizer {
     pub fn new(eta: f32, momentum: f32, regulariser: Regulariser) -> Self {
-        Sgd {
+        Optimizer {
             eta,
             momentum,
             regulariser,
@@ -128,44 +130,59 @@ impl Sgd {
         self
     }
 
+    /// Whether the step is plain SGD, which layers may fold into their backward pass.
+    pub fn is_plain(&self) -> bool {
+        self.rule == Rule::Sgd && self.momentum == 0.0 && self.regulariser.l1 == 0.0 && self.clip.is_none()
+    }
+
+    /// Plain SGD's step for a mini-batch of `m`, as layers fold it in.
+    pub fn fused_step(&self, m: usize) -> FusedStep {
+        let n = self.regulariser.n.max(1) as f32;
+        FusedStep { rate: self.eta / m as f32, decay: 1.0 - self.eta * self.regulariser.lambda / n }
+    }
+
     /// Learns from one mini-batch `x: [m, in]`, `y: [m, out]`: backprop, then the update.
     /// Plain SGD (no momentum, no L1, no clipping) takes [`Network::train_step`], which folds
-    /// the update into backprop's last product; otherwise the gradients are formed and
-    /// [`Sgd::step`] applies them.
-    pub fn train_batch(&mut self, net: &mut Network, x: ArrayView2<f32>, y: ArrayView2<f32>) {
+    /// the update into backprop where a layer can; otherwise the gradients are formed and
+    /// [`Optimizer::step`] applies them.
+    pub fn train_batch(
+        &mut self,
+        net: &mut Network,
+        ws: &mut Workspace,
+        x: ArrayView2<f32>,
+        y: ArrayView2<f32>,
+    ) {
         let m = x.nrows();
-        if self.rule == Rule::Sgd && self.momentum == 0.0 && self.regulariser.l1 == 0.0 && self.clip.is_none()
-        {
-            let n = self.regulariser.n.max(1) as f32;
-            let step =
-                SgdStep { rate: self.eta / m as f32, decay: 1.0 - self.eta * self.regulariser.lambda / n };
-            net.train_step(x, y, &step);
+        if self.is_plain() {
+            net.train_step(ws, x, y, &self.fused_step(m));
         } else {
-            net.backprop(x, y);
-            self.step(net, m);
+            net.backprop(ws, x, y);
+            self.step(net, ws, m);
         }
     }
 
-    /// The length of the whole gradient ∂C/∂(every parameter), regularisation included.
-    pub fn gradient_norm(&self, net: &mut Network, batch: usize) -> f32 {
+    /// The length of the whole gradient ∂C/∂(every parameter), regularisation included, from
+    /// the gradients in `ws` of a mini-batch of `batch`.
+    pub fn gradient_norm(&self, net: &Network, ws: &Workspace, batch: usize) -> f32 {
         let (reg, inv_batch) = (self.regulariser, 1.0 / batch as f32);
         let mut sum = 0.0f64;
-        net.visit_params(&mut |p| {
-            for (&w, &g) in p.value.iter().zip(p.grad.iter()) {
-                let g = reg.gradient(w, g, inv_batch, p.regularised) as f64;
+        for ((w, g), r) in net.params().zip(ws.grads()).zip(net.regularised()) {
+            for (&w, &g) in w.iter().zip(g.iter()) {
+                let g = reg.gradient(w, g, inv_batch, r) as f64;
                 sum += g * g;
             }
-        });
+        }
         sum.sqrt() as f32
     }
 
-    /// Updates every parameter from the gradients backprop left for a mini-batch of `batch`
-    /// examples. One pass over each parameter tensor; no allocation after the first step.
-    pub fn step(&mut self, net: &mut Network, batch: usize) {
+    /// Updates every parameter from the gradients in `ws` (left by backprop, or summed over
+    /// replicas) of a mini-batch of `batch` examples. One pass over each parameter tensor; no
+    /// allocation after the first step.
+    pub fn step(&mut self, net: &mut Network, ws: &Workspace, batch: usize) {
         // Clipping: ∇C ← ∇C · min(1, clip/‖∇C‖), applied by scaling every gradient below.
         let scale = match self.clip {
             Some(clip) => {
-                let norm = self.gradient_norm(net, batch);
+                let norm = self.gradient_norm(net, ws, batch);
                 if norm > clip { clip / norm } else { 1.0 }
             }
             None => 1.0,
@@ -173,12 +190,8 @@ impl Sgd {
         self.t += 1;
         let (eta, mu, reg, rule, t) = (self.eta, self.momentum, self.regulariser, self.rule, self.t);
         let inv_batch = 1.0 / batch as f32;
-        let (first, second) = (&mut self.first, &mut self.second);
-        let mut i = 0;
-        net.visit_params(&mut |mut p| {
-            let r = p.regularised;
-            let (w, g) =
-                (p.value.as_slice_mut().expect("contiguous"), p.grad.as_slice().expect("contiguous"));
+        let regularised = net.regularised();
+        for (i, ((w, g), r)) in net.params_mut().zip(ws.grads()).zip(regularised).enumerate() {
             let grad = |w: f32, g: f32| scale * reg.gradient(w, g, inv_batch, r);
             let state = |s: &mut Vec<Vec<f32>>| {
                 if s.len() <= i {
@@ -191,52 +204,43 @@ impl Sgd {
             };
             match rule {
                 Rule::Sgd if mu == 0.0 => {
-                    for (w, &g) in w.iter_mut().zip(g) {
+                    for (w, &g) in w.iter_mut().zip(g.iter()) {
                         *w -= eta * grad(*w, g);
                     }
                 }
                 Rule::Sgd => {
-                    let mut v = state(first);
-                    for ((w, &g), v) in w.iter_mut().zip(g).zip(v.iter_mut()) {
+                    let mut v = state(&mut self.first);
+                    for ((w, &g), v) in w.iter_mut().zip(g.iter()).zip(v.iter_mut()) {
                         *v = mu * *v - eta * grad(*w, g);
                         *w += *v;
                     }
-                    first[i] = v;
+                    self.first[i] = v;
                 }
                 Rule::Adam { beta1, beta2, eps } => {
-                    let (mut m1, mut m2) = (state(first), state(second));
+                    let (mut m1, mut m2) = (state(&mut self.first), state(&mut self.second));
                     let (c1, c2) = (1.0 - beta1.powi(t), 1.0 - beta2.powi(t));
-                    for ((w, &g), (m1, m2)) in w.iter_mut().zip(g).zip(m1.iter_mut().zip(m2.iter_mut())) {
+                    for ((w, &g), (m1, m2)) in
+                        w.iter_mut().zip(g.iter()).zip(m1.iter_mut().zip(m2.iter_mut()))
+                    {
                         let g = grad(*w, g);
                         *m1 = beta1 * *m1 + (1.0 - beta1) * g;
                         *m2 = beta2 * *m2 + (1.0 - beta2) * g * g;
                         *w -= eta * (*m1 / c1) / ((*m2 / c2).sqrt() + eps);
                     }
-                    (first[i], second[i]) = (m1, m2);
+                    (self.first[i], self.second[i]) = (m1, m2);
                 }
                 Rule::RmsProp { rho, eps } => {
-                    let mut m2 = state(second);
-                    for ((w, &g), m2) in w.iter_mut().zip(g).zip(m2.iter_mut()) {
+                    let mut m2 = state(&mut self.second);
+                    for ((w, &g), m2) in w.iter_mut().zip(g.iter()).zip(m2.iter_mut()) {
                         let g = grad(*w, g);
                         *m2 = rho * *m2 + (1.0 - rho) * g * g;
                         *w -= eta * g / (m2.sqrt() + eps);
                     }
-                    second[i] = m2;
+                    self.second[i] = m2;
                 }
             }
-            i += 1;
-        });
+        }
     }
-}
-
-/// One plain SGD step as a layer applies it inside its backward pass: w ← decay·w − rate·Σ∇
-/// for weights, b ← b − rate·Σ∇ for biases.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct SgdStep {
-    /// η/m: the learning rate over the mini-batch size (gradients arrive summed over the batch).
-    pub rate: f32,
-    /// 1 − ηλ/n: L2 weight decay (1 without L2).
-    pub decay: f32,
 }
 
 #[cfg(test)]
@@ -255,34 +259,38 @@ mod tests {
         assert_eq!(reg.gradient(w, nabla, 1.0 / m, false), nabla / m);
     }
 
+    fn params(net: &Network) -> Vec<f32> {
+        net.params().flat_map(|p| p.iter().copied()).collect()
+    }
+
+    /// For every kind of layer, the fused step (each layer's `backward_step`) moves the
+    /// parameters exactly as backprop followed by the optimiser's step.
     #[test]
     fn the_fused_step_is_backprop_then_step() {
-        use crate::{activation::Activation, cost::Cost, layers::Init, network::Network};
-        let mut rng = crate::seeded_rng(1);
-        let mut net = Network::dense(
-            &[5, 4, 3],
-            Activation::Sigmoid,
-            Activation::Sigmoid,
-            Cost::Quadratic,
-            Init::Scaled,
-            &mut rng,
-        )
-        .unwrap();
-        let x = ndarray::Array2::from_shape_fn((2, 5), |(i, j)| (i + j) as f32 / 7.0);
-        let y = ndarray::array![[1.0f32, 0.0, 0.0], [0.0, 0.0, 1.0]];
-        let reg = Regulariser { lambda: 2.0, l1: 0.0, n: 10 };
-        let mut fused = net.clone();
-        Sgd::new(0.5, 0.0, reg).train_batch(&mut fused, x.view(), y.view());
-        net.backprop(x.view(), y.view());
-        Sgd::new(0.5, 0.0, reg).step(&mut net, 2);
-        let params = |net: &mut Network| {
-            let mut v = Vec::new();
-            net.visit_params(&mut |p| v.extend(p.value.iter().copied()));
-            v
-        };
-        let (got, want) = (params(&mut fused), params(&mut net));
-        assert!(got.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-6), "{got:?}\n{want:?}");
-        assert_eq!(got.len(), 4 * 5 + 4 + 3 * 4 + 3);
+        use crate::{cost::Cost, layers::Init, layers::Shape, layers::parse_arch, network::Network};
+        for arch in [
+            "dense 4; dense 3",
+            "conv 2 3x3; maxpool 2; dense 3",
+            "lstm 3; softmax 3",
+            "conv 2 3x3 same relu; avgpool 2; dropout 0.0; softmax 3",
+        ] {
+            let shape = Shape::new(1, 6, 5);
+            let specs = parse_arch(arch, shape).unwrap();
+            let cost = if arch.contains("softmax") { Cost::LogLikelihood } else { Cost::Quadratic };
+            let mut net = Network::new(&specs, cost, Init::Scaled, &mut crate::seeded_rng(1)).unwrap();
+            let x = ndarray::Array2::from_shape_fn((2, 30), |(i, j)| ((i * 7 + j) % 11) as f32 / 7.0);
+            let y = ndarray::array![[1.0f32, 0.0, 0.0], [0.0, 0.0, 1.0]];
+            let reg = Regulariser { lambda: 2.0, l1: 0.0, n: 10 };
+            let mut fused = net.clone();
+            let mut ws = fused.workspace(0);
+            Optimizer::new(0.5, 0.0, reg).train_batch(&mut fused, &mut ws, x.view(), y.view());
+            let mut ws = net.workspace(0);
+            net.backprop(&mut ws, x.view(), y.view());
+            Optimizer::new(0.5, 0.0, reg).step(&mut net, &ws, 2);
+            let (got, want) = (params(&fused), params(&net));
+            assert!(got.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-6), "{arch}: {got:?}\n{want:?}");
+            assert_eq!(got.len(), specs.iter().map(|s| s.param_count()).sum::<usize>());
+        }
     }
 
     /// One-parameter checks of the rules against their formulas.
@@ -301,20 +309,15 @@ mod tests {
         .unwrap();
         let x = ndarray::array![[0.5f32, -1.0, 2.0]];
         let y = ndarray::array![[1.0f32, 0.0]];
-        let params = |net: &mut Network| {
-            let mut v = Vec::new();
-            net.visit_params(&mut |p| v.extend(p.value.iter().copied()));
-            v
-        };
         for rule in [Rule::ADAM, Rule::RMSPROP] {
             let mut net = net0.clone();
-            let before = params(&mut net);
-            net.backprop(x.view(), y.view());
-            let mut g = Vec::new();
-            net.visit_params(&mut |p| g.extend(p.grad.iter().copied()));
-            let mut opt = Sgd::new(0.01, 0.0, Regulariser::default()).with_rule(rule, None);
-            opt.step(&mut net, 1);
-            for ((a, b), g) in params(&mut net).iter().zip(&before).zip(&g) {
+            let before = params(&net);
+            let mut ws = net.workspace(0);
+            net.backprop(&mut ws, x.view(), y.view());
+            let g: Vec<f32> = ws.grads().flat_map(|g| g.iter().copied()).collect();
+            let mut opt = Optimizer::new(0.01, 0.0, Regulariser::default()).with_rule(rule, None);
+            opt.step(&mut net, &ws, 1);
+            for ((a, b), g) in params(&net).iter().zip(&before).zip(&g) {
                 // Adam's first step is η·sign(g) (m̂ = g, v̂ = g²); RMSProp's is η·g/(√0.1·|g|).
                 let want = match rule {
                     Rule::Adam { .. } => 0.01 * g.signum(),
@@ -340,21 +343,13 @@ mod tests {
         .unwrap();
         let x = ndarray::array![[50.0f32, -80.0, 20.0]];
         let y = ndarray::array![[1.0f32, 0.0]];
-        net.backprop(x.view(), y.view());
-        let opt = Sgd::new(1.0, 0.0, Regulariser::default()).with_rule(Rule::Sgd, Some(0.5));
-        assert!(opt.gradient_norm(&mut net, 1) > 1.0);
-        let mut before = Vec::new();
-        net.visit_params(&mut |p| before.extend(p.value.iter().copied()));
-        let mut opt = opt;
-        opt.step(&mut net, 1);
-        let mut moved = 0.0f32;
-        let mut k = 0;
-        net.visit_params(&mut |p| {
-            for v in p.value.iter() {
-                moved += (v - before[k]).powi(2);
-                k += 1;
-            }
-        });
+        let mut ws = net.workspace(0);
+        net.backprop(&mut ws, x.view(), y.view());
+        let mut opt = Optimizer::new(1.0, 0.0, Regulariser::default()).with_rule(Rule::Sgd, Some(0.5));
+        assert!(opt.gradient_norm(&net, &ws, 1) > 1.0);
+        let before = params(&net);
+        opt.step(&mut net, &ws, 1);
+        let moved: f32 = params(&net).iter().zip(&before).map(|(a, b)| (a - b).powi(2)).sum();
         assert!((moved.sqrt() - 0.5).abs() < 1e-4, "step length {}", moved.sqrt());
     }
 

@@ -4,9 +4,11 @@
 
 use crate::Rng;
 use crate::cost::Cost;
+use crate::data::Examples;
 use crate::layers::{Cell, Init, LayerSpec, Shape};
 use crate::network::Network;
-use crate::optim::{Regulariser, Rule, Sgd};
+use crate::optim::Rule;
+use crate::train::{EpochMetrics, Monitor, Observer, TrainConfig, TrainError};
 use ndarray::{Array2, s};
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
@@ -21,6 +23,8 @@ pub enum TextError {
     OneSymbol,
     #[error("{0}")]
     Config(String),
+    #[error("{0}")]
+    Training(String),
 }
 
 /// A text as indices into its alphabet (the distinct characters, sorted).
@@ -114,21 +118,62 @@ pub fn model_specs(cfg: &TextConfig, symbols: usize) -> Vec<LayerSpec> {
     ]
 }
 
-/// Writes windows `starts` of the corpus as one-hot inputs `x` (characters s..s+T) and targets
-/// `y` (the characters one later), each `[batch, T·V]`.
-fn fill(ids: &[u32], starts: &[usize], t: usize, v: usize, x: &mut Array2<f32>, y: &mut Array2<f32>) {
-    x.fill(0.0);
-    y.fill(0.0);
-    for (b, &s) in starts.iter().enumerate() {
-        for k in 0..t {
-            x[[b, k * v + ids[s + k] as usize]] = 1.0;
-            y[[b, k * v + ids[s + k + 1] as usize]] = 1.0;
+/// A text cut into windows of T characters, each with the characters one later as its
+/// targets: examples for the shared training loop ([`crate::train::train`]). Inputs and
+/// targets are `[T·V]` one-hot rows, step after step; each step's target is one answer.
+pub struct Windows<'a> {
+    ids: &'a [u32],
+    steps: usize,
+    symbols: usize,
+    /// Characters between one window's start and the next's.
+    stride: usize,
+}
+
+impl<'a> Windows<'a> {
+    /// The windows of `ids` (character ids below `symbols`) of `steps` characters, starting at
+    /// 0, `stride`, 2·`stride`, … while a window and its next character fit. Training takes
+    /// every start (stride 1), so that no position in the text is always a window's first;
+    /// measuring takes consecutive windows (stride T), so that each character counts once.
+    pub fn new(ids: &'a [u32], steps: usize, symbols: usize, stride: usize) -> Self {
+        Windows { ids, steps, symbols, stride: stride.max(1) }
+    }
+}
+
+impl Examples for Windows<'_> {
+    fn len(&self) -> usize {
+        let starts = self.ids.len().saturating_sub(self.steps); // last start: len − T − 1
+        starts.div_ceil(self.stride)
+    }
+
+    fn input_size(&self) -> usize {
+        self.steps * self.symbols
+    }
+
+    fn target_size(&self) -> usize {
+        self.steps * self.symbols
+    }
+
+    fn class_count(&self) -> usize {
+        self.symbols
+    }
+
+    fn fill(&self, idx: &[usize], x: &mut [f32], y: &mut [f32]) {
+        let (t, v) = (self.steps, self.symbols);
+        x.fill(0.0);
+        y.fill(0.0);
+        for (b, &i) in idx.iter().enumerate() {
+            let s = i * self.stride;
+            for k in 0..t {
+                x[(b * t + k) * v + self.ids[s + k] as usize] = 1.0;
+                y[(b * t + k) * v + self.ids[s + k + 1] as usize] = 1.0;
+            }
         }
     }
 }
 
-/// Trains `net` (from [`model_specs`]) on `corpus`: the first 90% for training, in random
-/// windows; the last 10% for the validation loss. Calls `each` after every epoch.
+/// Trains `net` (from [`model_specs`]) on `corpus` through the shared training loop: the first
+/// 90% in windows of `seq_len` characters, shuffled each epoch; the last 10% for the validation
+/// loss. Calls `each` after every epoch with the losses per character and a sample.
 pub fn train_text(
     net: &mut Network,
     corpus: &Corpus,
@@ -136,84 +181,88 @@ pub fn train_text(
     rng: &mut Rng,
     each: &mut dyn FnMut(&TextEpoch),
 ) -> Result<Vec<TextEpoch>, TextError> {
-    let (t, v, m) = (cfg.seq_len, corpus.symbols(), cfg.batch_size);
+    let (t, v) = (cfg.seq_len, corpus.symbols());
+    if t == 0 || cfg.batch_size == 0 || cfg.hidden == 0 {
+        return Err(TextError::Config(
+            "the sequence length, batch size and hidden units must be at least 1".into(),
+        ));
+    }
     let needed = 2 * (t + 1);
     if corpus.ids.len() < needed {
         return Err(TextError::TooShort { chars: corpus.ids.len(), needed });
     }
-    if t == 0 || m == 0 || cfg.hidden == 0 {
-        return Err(TextError::Config("--seq-len, --batch-size and --hidden must be at least 1".into()));
-    }
     let split = (corpus.ids.len() * 9 / 10).max(t + 1);
-    let (train, held) = corpus.ids.split_at(split);
-    let windows = train.len() - t; // start positions with a full target
-    let batches = (train.len() / (m * t)).max(1);
-    let mut sgd = Sgd::new(cfg.eta, 0.0, Regulariser::default()).with_rule(cfg.optimizer, cfg.clip);
-    let (mut x, mut y) = (Array2::zeros((m, t * v)), Array2::zeros((m, t * v)));
-    let mut starts = vec![0usize; m];
-    let mut history = Vec::new();
-    for epoch in 1..=cfg.epochs {
-        let started = std::time::Instant::now();
-        let mut loss = 0.0;
-        for _ in 0..batches {
-            if crate::interrupt::requested() {
-                return Err(TextError::Config(format!(
-                    "interrupted (Ctrl-C) in epoch {epoch}; nothing was saved"
-                )));
-            }
-            starts.iter_mut().for_each(|s| *s = rng.random_range(0..windows));
-            fill(train, &starts, t, v, &mut x, &mut y);
-            sgd.train_batch(net, x.view(), y.view());
-            // the loss of this batch, before the step (the forward pass backprop just made)
-            let out = net.layers[net.layers.len() - 1].output();
-            loss += Cost::LogLikelihood.total(out, y.view()) / (m * t) as f64;
-        }
-        if !net.is_finite() {
-            return Err(TextError::Config(format!(
-                "training diverged in epoch {epoch}; lower --eta or set --clip"
-            )));
-        }
-        let validation_loss = held_out_loss(net, held, t, v);
-        let record = TextEpoch {
-            epoch,
-            train_loss: loss / batches as f64,
-            validation_loss,
-            seconds: started.elapsed().as_secs_f64(),
-            sample: sample(net, corpus, cfg, rng),
-        };
-        each(&record);
-        history.push(record);
-    }
-    Ok(history)
+    let (train_ids, held_ids) = corpus.ids.split_at(split);
+    // The held-out text starts with the training text's last character, so that its first
+    // window has an input for its first target.
+    let held_ids = &corpus.ids[split - 1..split + held_ids.len()];
+    let (training, held) = (Windows::new(train_ids, t, v, 1), Windows::new(held_ids, t, v, t));
+    let train_cfg = TrainConfig {
+        epochs: cfg.epochs,
+        // An epoch sees as many windows as fit in the text end to end (each character once).
+        epoch_examples: Some((train_ids.len() / t).max(1)),
+        batch_size: cfg.batch_size,
+        eta: cfg.eta,
+        optimizer: cfg.optimizer,
+        clip: cfg.clip,
+        monitor: Monitor {
+            training_cost: true,
+            training_accuracy: false,
+            evaluation_cost: true,
+            evaluation_accuracy: false,
+        },
+        ..TrainConfig::default()
+    };
+    let mut sampler =
+        Sampler { corpus, cfg, rng: crate::seeded_rng(rng.random()), each, history: Vec::new() };
+    let evaluation = (!held.is_empty()).then_some(&held);
+    crate::train::train(net, &training, evaluation, &train_cfg, rng, &mut sampler).map_err(|e| match e {
+        TrainError::Interrupted { .. } | TrainError::Diverged { .. } => TextError::Training(e.to_string()),
+        other => TextError::Config(other.to_string()),
+    })?;
+    Ok(sampler.history)
 }
 
-/// Mean loss per character over the held-out text, in consecutive windows (None if too short).
-fn held_out_loss(net: &mut Network, held: &[u32], t: usize, v: usize) -> Option<f64> {
-    let windows: Vec<usize> = (0..held.len().saturating_sub(t)).step_by(t).take(256).collect();
-    if windows.is_empty() {
-        return None;
+/// After each epoch: the losses per character, and a sample of new text.
+struct Sampler<'a> {
+    corpus: &'a Corpus,
+    cfg: &'a TextConfig,
+    rng: Rng,
+    each: &'a mut dyn FnMut(&TextEpoch),
+    history: Vec<TextEpoch>,
+}
+
+impl Observer for Sampler<'_> {
+    fn epoch_end(&mut self, m: &EpochMetrics, net: &Network) {
+        let t = self.cfg.seq_len as f64;
+        let record = TextEpoch {
+            epoch: m.epoch,
+            train_loss: m.training_cost.unwrap_or(f64::NAN) / t,
+            validation_loss: m.evaluation_cost.map(|c| c / t),
+            seconds: m.train_seconds,
+            sample: sample(net, self.corpus, self.cfg, &mut self.rng),
+        };
+        (self.each)(&record);
+        self.history.push(record);
     }
-    let (mut x, mut y) = (Array2::zeros((windows.len(), t * v)), Array2::zeros((windows.len(), t * v)));
-    fill(held, &windows, t, v, &mut x, &mut y);
-    let out = net.feedforward(x.view(), false);
-    Some(Cost::LogLikelihood.total(out, y.view()) / (windows.len() * t) as f64)
 }
 
 /// New text: starting from a random window of the corpus, repeatedly run the net over the last
 /// T characters and draw the next from its distribution at the last step (sharpened or
 /// flattened by the temperature).
-pub fn sample(net: &mut Network, corpus: &Corpus, cfg: &TextConfig, rng: &mut Rng) -> String {
+pub fn sample(net: &Network, corpus: &Corpus, cfg: &TextConfig, rng: &mut Rng) -> String {
     let (t, v) = (cfg.seq_len, corpus.symbols());
     let start = rng.random_range(0..corpus.ids.len() - t);
     let mut context: Vec<u32> = corpus.ids[start..start + t].to_vec();
     let mut out = String::new();
     let mut x = Array2::zeros((1, t * v));
+    let mut ws = net.workspace(0);
     for _ in 0..cfg.sample_len {
         x.fill(0.0);
         for (k, &id) in context[context.len() - t..].iter().enumerate() {
             x[[0, k * v + id as usize]] = 1.0;
         }
-        let probs = net.feedforward(x.view(), false);
+        let probs = net.feedforward(&mut ws, x.view(), false);
         let last = probs.slice(s![0, (t - 1) * v..]);
         let next = draw(last.iter().copied(), cfg.temperature, rng);
         context.push(next as u32);

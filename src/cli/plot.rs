@@ -116,7 +116,7 @@ fn curves(files: &[PathBuf], out: Option<PathBuf>) -> anyhow::Result<()> {
 
 fn weights(model: &Path, layer: Option<usize>, max: usize, out: &Path) -> anyhow::Result<()> {
     check_outputs(&[("--out", out)])?;
-    let (mut net, _) = super::predict::load_model(model)?;
+    let (net, _) = super::predict::load_model(model)?;
     let specs = net.specs();
     let has_weights = |s: &LayerSpec| matches!(s, LayerSpec::Dense { .. } | LayerSpec::Conv { .. });
     let index = match layer {
@@ -126,12 +126,7 @@ fn weights(model: &Path, layer: Option<usize>, max: usize, out: &Path) -> anyhow
         None => specs.iter().position(has_weights).context("the model has no dense or conv layer")?,
     };
     let spec = specs[index].clone();
-    let mut values = Vec::new();
-    net.layers[index].visit_params(&mut |p| {
-        if p.name == "weights" {
-            values = p.value.iter().copied().collect();
-        }
-    });
+    let values: Vec<f32> = net.layers[index].params().first().map_or_else(Vec::new, |w| w.to_vec());
     let (tiles, what) = match spec {
         LayerSpec::Dense { inputs, outputs, .. } => {
             // A dense layer reads the 28×28 image when only dropout or flatten come before it;
@@ -197,7 +192,7 @@ fn errors(model: &Path, data: &DataArgs, max: usize, out: &Path, confusion: &Pat
     let (net, _) = super::predict::load_model(model)?;
     let test = &super::data::load_test(data)?;
     super::predict::check_fits(&net, model, test, data)?;
-    let outputs = nndl::ensemble::outputs(&mut [net], test).remove(0);
+    let outputs = nndl::ensemble::outputs(&[net], test).remove(0);
     let name =
         model.file_name().map_or_else(|| model.display().to_string(), |n| n.to_string_lossy().into_owned());
     let guesses: Vec<usize> = outputs.rows().into_iter().map(|r| argmax(r.iter().copied())).collect();

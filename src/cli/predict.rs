@@ -85,7 +85,7 @@ pub(super) fn check_fits(net: &Network, model: &Path, test: &Dataset, data: &Dat
 pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
     let threads = super::threads(args.threads);
     let Some(model) = &args.model else { return eval_ensemble(&args, threads) };
-    let (mut net, _) = load_model(model)?;
+    let (net, _) = load_model(model)?;
     let test = super::data::load_test(&args.data)?;
     check_fits(&net, model, &test, &args.data)?;
     nndl::set_threads(threads);
@@ -93,7 +93,7 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
     let mut result = None;
     for _ in 0..args.repeat.max(1) {
         let started = std::time::Instant::now();
-        result = Some(train::evaluate_threads(&mut net, &test, &Regulariser::default(), threads));
+        result = Some(train::evaluate(&net, &test, &Regulariser::default(), threads));
         times.push(started.elapsed().as_secs_f64());
     }
     let test = result.expect("evaluated at least once");
@@ -122,7 +122,7 @@ fn eval_ensemble(args: &EvalArgs, threads: usize) -> anyhow::Result<()> {
         check_fits(net, path, &test, &args.data)?;
     }
     nndl::set_threads(threads);
-    let outputs = nndl::ensemble::outputs(&mut nets, &test);
+    let outputs = nndl::ensemble::outputs(&nets, &test);
     let labels = &test.labels;
     let right = |answers: &[usize]| answers.iter().zip(labels).filter(|(a, l)| **a == **l as usize).count();
     for (path, out) in args.ensemble.iter().zip(&outputs) {
@@ -145,7 +145,7 @@ fn eval_ensemble(args: &EvalArgs, threads: usize) -> anyhow::Result<()> {
 /// `error:` line (the last one is the command's error, so the exit code says something
 /// failed), and the others are still classified.
 pub fn predict(args: PredictArgs) -> anyhow::Result<()> {
-    let (mut net, _) = load_model(&args.model)?;
+    let (net, _) = load_model(&args.model)?;
     let mut good = Vec::new();
     let mut failures = Vec::new();
     for path in &args.images {
@@ -159,7 +159,8 @@ pub fn predict(args: PredictArgs) -> anyhow::Result<()> {
         for (mut row, (_, pixels)) in x.rows_mut().into_iter().zip(&good) {
             row.assign(&ndarray::ArrayView1::from(&pixels[..]));
         }
-        let out = net.feedforward(x.view(), false);
+        let mut ws = net.workspace(0);
+        let out = net.feedforward(&mut ws, x.view(), false);
         let width = good.iter().map(|(p, _)| p.display().to_string().len()).max().unwrap_or(0);
         println!("{:width$}  digit  activations of outputs 0–9", "image");
         for ((path, _), row) in good.iter().zip(out.rows()) {

@@ -39,7 +39,7 @@ impl Observer for EpochPrinter {
         }
     }
 
-    fn epoch_end(&mut self, m: &EpochMetrics) {
+    fn epoch_end(&mut self, m: &EpochMetrics, _net: &nndl::network::Network) {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }

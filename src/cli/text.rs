@@ -150,7 +150,7 @@ pub fn run(args: TextArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.save {
         let vocab: String = corpus.vocab.iter().collect();
         let info = json!({ "kind": "text", "vocab": vocab, "config": cfg, "seed": seed, "epochs": history });
-        model_io::save(&mut net, info, path).context("--save")?;
+        model_io::save(&net, info, path).context("--save")?;
         println!("model saved to {}", path.display());
     }
     Ok(())

@@ -271,6 +271,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         monitor: parse_monitor(&args.monitor)?,
         augment: args.augment.map(|a| nndl::data::Augment { flips: args.augment_flips, ..a }),
         threads: 1,
+        epoch_examples: None,
         track_gradients: args.track_gradients,
     };
     cfg.validate()?;
@@ -319,7 +320,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         cfg.batch_size,
         cfg.threads,
         optimizer_states(&cfg),
-        train::eval_chunk_for(&specs),
+        train::eval_chunk(&specs),
     ) + 784 * (training_images as u128 + args.validation_size as u128 + 10_000);
     nndl::memory::check(need, &format!("training this network on mini-batches of {}", cfg.batch_size))
         .map_err(anyhow::Error::msg)
@@ -370,7 +371,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     }
 
     let reg = Regulariser { lambda: cfg.lambda, l1: cfg.l1, n: mnist.training.len() };
-    let test = train::evaluate_threads(&mut net, &mnist.test, &reg, cfg.threads);
+    let test = train::evaluate(&net, &mnist.test, &reg, cfg.threads);
     say!("test cost: {:.4}", test.cost);
     say!("test accuracy: {:.2}% ({} / {})", 100.0 * test.accuracy(), test.correct, test.total);
 
@@ -402,7 +403,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         say!("learning curves drawn to {}", path.display());
     }
     if let Some(path) = &args.save {
-        model_io::save(&mut net, training, path).context("--save")?;
+        model_io::save(&net, training, path).context("--save")?;
         say!("model saved to {}", super::shown(path));
     }
     Ok(())

@@ -1,12 +1,12 @@
 //! A convolutional layer: local receptive fields with shared weights (chapter 6; Wakui ch. 5).
 
 use super::spec::conv_geometry;
-use super::{Init, Layer, LayerSpec, Param, Shape, rows_mut};
+use super::{Init, Layer, LayerSpec, Shape, Work};
 use crate::Rng;
 use crate::activation::Activation;
+use crate::buffer::Buf;
 use crate::linalg::matmul;
-use crate::optim::SgdStep;
-use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis, s};
+use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis};
 use rand_distr::{Distribution, Normal, StandardNormal};
 use rayon::prelude::*;
 
@@ -24,22 +24,23 @@ pub struct Conv2d {
     spec: LayerSpec,
     geo: Geometry,
     activation: Activation,
-    /// `[F, C·k·k]`: row f is filter f (PyTorch's `[F, C, k, k]` flattened).
-    pub weights: Array2<f32>,
-    /// `[F]`
-    pub biases: Array1<f32>,
-    pub nabla_w: Array2<f32>,
-    pub nabla_b: Array1<f32>,
+    /// `[weights [F, C·k·k], biases [F]]`: row f of the weights is filter f (PyTorch's
+    /// `[F, C, k, k]` flattened).
+    params: [Buf; 2],
+    /// The max-pooling layer after this one applies the activation (see
+    /// [`Layer::defer_activation`]): output z, and take δ back.
+    handed_over: bool,
+}
+
+/// One replica's buffers.
+struct ConvWork {
     /// Each example's receptive fields, `[batch, C·k·k · H'·W']` (kept for BP4).
-    cols: Array2<f32>,
+    cols: Buf,
     /// Per part of the batch: ∂C/∂W and ∂C/∂b of its examples, and scratch for ∂C/∂cols.
     parts: Vec<Part>,
-    z: Array2<f32>,
-    a: Array2<f32>,
+    z: Buf,
+    a: Buf,
     batch: usize,
-    /// The max-pooling layer after this one applies the activation (see
-    /// [`Layer::takes_over_activation`]): output z, and take δ back.
-    handed_over: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -90,29 +91,37 @@ impl Conv2d {
             Init::Large => 1.0,
             Init::Scaled => 1.0 / (fan_in as f32).sqrt(),
         };
-        let normal = Normal::new(0.0f32, std).expect("std is positive");
-        let weights = Array2::from_shape_simple_fn((filters, fan_in), || normal.sample(rng));
-        let biases = Array1::from_shape_simple_fn(filters, || StandardNormal.sample(rng));
+        let normal = Normal::new(0.0f32, std).expect("fan-in ≥ 1 (checked with the spec)");
+        let mut weights = Buf::zeros(filters * fan_in);
+        weights.iter_mut().for_each(|w| *w = normal.sample(rng));
+        let mut biases = Buf::zeros(filters);
+        biases.iter_mut().for_each(|b| *b = StandardNormal.sample(rng));
         let (out_h, out_w, pad_top, pad_left) = conv_geometry(input, kernel, stride, padding);
         Conv2d {
             spec,
             geo: Geometry { input, kernel, stride, out_h, out_w, pad_top, pad_left },
             activation,
-            nabla_w: Array2::zeros(weights.raw_dim()),
-            nabla_b: Array1::zeros(filters),
-            weights,
-            biases,
-            cols: Array2::zeros((0, 0)),
-            parts: Vec::new(),
-            z: Array2::zeros((0, 0)),
-            a: Array2::zeros((0, 0)),
-            batch: 0,
+            params: [weights, biases],
             handed_over: false,
         }
     }
 
     fn filters(&self) -> usize {
-        self.weights.nrows()
+        self.params[1].len()
+    }
+
+    fn fan_in(&self) -> usize {
+        self.geo.input.channels * self.geo.kernel * self.geo.kernel
+    }
+
+    /// `[F, C·k·k]`
+    fn weights(&self) -> ArrayView2<'_, f32> {
+        self.params[0].view2(self.filters(), self.fan_in())
+    }
+
+    /// Outputs per example: F·H'·W'.
+    fn out_size(&self) -> usize {
+        self.filters() * self.geo.positions()
     }
 }
 
@@ -218,17 +227,38 @@ impl Layer for Conv2d {
         Some(self.activation)
     }
 
+    fn params(&self) -> &[Buf] {
+        &self.params
+    }
+
+    fn params_mut(&mut self) -> &mut [Buf] {
+        &mut self.params
+    }
+
+    fn work(&self, _seed: u64) -> Work {
+        let st = ConvWork {
+            cols: Buf::default(),
+            parts: Vec::new(),
+            z: Buf::default(),
+            a: Buf::default(),
+            batch: 0,
+        };
+        Work::new(&self.params, st)
+    }
+
     /// For each example: cols = im2col(x), z = W·cols + b, a = σ(z) (unless handed over:
     /// then the output is z).
-    fn forward(&mut self, x: ArrayView2<f32>, _train: bool) {
+    fn forward(&self, work: &mut Work, x: ArrayView2<f32>, _train: bool) {
+        let (_, st) = work.parts::<ConvWork>();
         let (batch, f, geo) = (x.nrows(), self.filters(), self.geo);
-        let (hw, fan_in) = (geo.positions(), self.weights.ncols());
-        self.batch = batch;
-        let (w, bias, act, handed_over) = (&self.weights, &self.biases, self.activation, self.handed_over);
+        let (hw, fan_in) = (geo.positions(), self.fan_in());
+        st.batch = batch;
+        let (w, bias, act, handed_over) =
+            (self.weights(), &self.params[1], self.activation, self.handed_over);
         let chunk = part_size(batch, 2 * batch * f * fan_in * hw);
-        let mut cols = rows_mut(&mut self.cols, batch, fan_in * hw);
-        let mut z = rows_mut(&mut self.z, batch, f * hw);
-        let mut a = rows_mut(&mut self.a, batch, if handed_over { 0 } else { f * hw });
+        let mut cols = st.cols.rows_mut(batch, fan_in * hw);
+        let mut z = st.z.rows_mut(batch, f * hw);
+        let mut a = st.a.rows_mut(batch, if handed_over { 0 } else { f * hw });
         let parts: Vec<ForwardPart> = x
             .axis_chunks_iter(Axis(0), chunk)
             .zip(cols.axis_chunks_iter_mut(Axis(0), chunk))
@@ -242,9 +272,9 @@ impl Layer for Conv2d {
                 let cols_b = ArrayView2::from_shape((fan_in, hw), &*cols_b).expect("sizes agree");
                 let zb = z.row_mut(b).into_slice().expect("contiguous");
                 let mut zm = ArrayViewMut2::from_shape((f, hw), &mut *zb).expect("sizes agree");
-                matmul(0.0, &mut zm, 1.0, &w.view(), &cols_b);
+                matmul(0.0, &mut zm, 1.0, &w, &cols_b);
                 // z += b_f and a = σ(z), one feature map at a time while it is in cache
-                for (zm, &bias) in zb.chunks_exact_mut(hw).zip(bias) {
+                for (zm, &bias) in zb.chunks_exact_mut(hw).zip(bias.iter()) {
                     zm.iter_mut().for_each(|z| *z += bias);
                 }
                 if !handed_over {
@@ -262,17 +292,23 @@ impl Layer for Conv2d {
         }
     }
 
-    fn output(&self) -> ArrayView2<'_, f32> {
-        if self.handed_over { self.weighted_input() } else { self.a.slice(s![..self.batch, ..]) }
+    fn output<'w>(&self, work: &'w Work) -> ArrayView2<'w, f32> {
+        let st = work.state::<ConvWork>();
+        if self.handed_over {
+            st.z.rows(st.batch, self.out_size())
+        } else {
+            st.a.rows(st.batch, self.out_size())
+        }
     }
 
-    fn hand_over_activation(&mut self) -> Option<Activation> {
+    fn defer_activation(&mut self) -> Option<Activation> {
         self.handed_over = self.activation.is_monotone();
         self.handed_over.then_some(self.activation)
     }
 
-    fn weighted_input(&self) -> ArrayView2<'_, f32> {
-        self.z.slice(s![..self.batch, ..])
+    fn weighted_input<'w>(&self, work: &'w Work) -> ArrayView2<'w, f32> {
+        let st = work.state::<ConvWork>();
+        st.z.rows(st.batch, self.out_size())
     }
 
     /// BP1/BP2 through σ, then for each example: ∂C/∂b_f = Σ_p δ[f,p] (BP3),
@@ -280,29 +316,31 @@ impl Layer for Conv2d {
     /// position), and ∂C/∂x = col2im(Wᵀ·δ) (BP2: each input gets back the error of every output
     /// whose receptive field covers it).
     fn backward(
-        &mut self,
+        &self,
+        work: &mut Work,
         _x: ArrayView2<f32>,
         mut delta: ArrayViewMut2<f32>,
         grad_is_delta: bool,
         grad_x: Option<ArrayViewMut2<f32>>,
-        update: Option<&SgdStep>,
     ) {
-        let (batch, f, geo) = (self.batch, self.filters(), self.geo);
-        let (hw, fan_in) = (geo.positions(), self.weights.ncols());
+        let (grads, st) = work.parts::<ConvWork>();
+        let (batch, f, geo) = (st.batch, self.filters(), self.geo);
+        let (hw, fan_in) = (geo.positions(), self.fan_in());
         let chunk = part_size(batch, 2 * batch * f * fan_in * hw);
         let n_parts = batch.div_ceil(chunk);
-        while self.parts.len() < n_parts {
-            self.parts.push(Part {
+        while st.parts.len() < n_parts {
+            st.parts.push(Part {
                 nabla_w: Array2::zeros((f, fan_in)),
                 nabla_b: Array1::zeros(f),
                 dcols: Array2::zeros((fan_in, hw)),
             });
         }
-        let (w, act) = (&self.weights, self.activation);
+        let (w, act) = (self.weights(), self.activation);
         // Handed over, the layer after has already turned ∂C/∂a into δ.
         let grad_is_delta = grad_is_delta || self.handed_over;
-        let a = if self.handed_over { self.z.slice(s![..batch, ..]) } else { self.a.slice(s![..batch, ..]) };
-        let (z, cols) = (self.z.slice(s![..batch, ..]), self.cols.slice(s![..batch, ..]));
+        let z = st.z.rows(batch, f * hw);
+        let a = if self.handed_over { z } else { st.a.rows(batch, f * hw) };
+        let cols = st.cols.rows(batch, fan_in * hw);
         let mut grad_x = grad_x;
         let mut gx_parts: Vec<Option<ArrayViewMut2<f32>>> = match grad_x.as_mut() {
             Some(gx) => gx.axis_chunks_iter_mut(Axis(0), chunk).map(Some).collect(),
@@ -312,7 +350,7 @@ impl Layer for Conv2d {
             .axis_chunks_iter_mut(Axis(0), chunk)
             .zip(z.axis_chunks_iter(Axis(0), chunk).zip(a.axis_chunks_iter(Axis(0), chunk)))
             .zip(cols.axis_chunks_iter(Axis(0), chunk))
-            .zip(self.parts.iter_mut().zip(gx_parts.drain(..)))
+            .zip(st.parts.iter_mut().zip(gx_parts.drain(..)))
             .map(|(((delta, (z, a)), cols), (part, gx))| BackwardPart { delta, z, a, cols, part, gx })
             .collect();
         let run = |BackwardPart { mut delta, z, a, cols, part, gx }: BackwardPart| {
@@ -342,33 +380,14 @@ impl Layer for Conv2d {
             work.into_par_iter().for_each(run);
         }
         // The parts' sums, added in a fixed order.
-        self.nabla_w.assign(&self.parts[0].nabla_w);
-        self.nabla_b.assign(&self.parts[0].nabla_b);
-        for part in &self.parts[1..n_parts] {
-            self.nabla_w += &part.nabla_w;
-            self.nabla_b += &part.nabla_b;
+        let [nabla_w, nabla_b] = grads else { unreachable!("a conv layer has two gradients") };
+        let first = &st.parts[0];
+        nabla_w.copy_from_slice(first.nabla_w.as_slice().expect("contiguous"));
+        nabla_b.copy_from_slice(first.nabla_b.as_slice().expect("contiguous"));
+        for part in &st.parts[1..n_parts] {
+            nabla_w.iter_mut().zip(part.nabla_w.iter()).for_each(|(s, p)| *s += p);
+            nabla_b.iter_mut().zip(part.nabla_b.iter()).for_each(|(s, p)| *s += p);
         }
-        if let Some(step) = update {
-            self.weights.zip_mut_with(&self.nabla_w, |w, &g| *w = step.decay * *w - step.rate * g);
-            self.biases.scaled_add(-step.rate, &self.nabla_b);
-        }
-    }
-
-    fn visit_params(&mut self, f: &mut dyn FnMut(Param<'_>)) {
-        let (c, k) = (self.geo.input.channels, self.geo.kernel);
-        let shape = (self.filters(), c, k, k);
-        f(Param {
-            name: "weights",
-            value: self.weights.view_mut().into_shape_with_order(shape).expect("contiguous").into_dyn(),
-            grad: self.nabla_w.view().into_shape_with_order(shape).expect("contiguous").into_dyn(),
-            regularised: true,
-        });
-        f(Param {
-            name: "biases",
-            value: self.biases.view_mut().into_dyn(),
-            grad: self.nabla_b.view().into_dyn(),
-            regularised: false,
-        });
     }
 
     fn clone_box(&self) -> Box<dyn Layer> {

@@ -1,20 +1,24 @@
 //! Flatten: images to vectors. Activations are already stored flat, so this only copies.
 
-use super::{Layer, LayerSpec, Param, Shape, rows_mut};
-use crate::optim::SgdStep;
-use ndarray::{Array2, ArrayView2, ArrayViewMut2, s};
+use super::{Layer, LayerSpec, Shape, Work};
+use crate::buffer::Buf;
+use ndarray::{ArrayView2, ArrayViewMut2};
 
 /// `[batch, C·H·W] -> [batch, C·H·W]`, read as vectors from here on.
 #[derive(Clone, Debug)]
 pub struct Flatten {
     input: Shape,
-    a: Array2<f32>,
+}
+
+/// The copy of the last forward pass's input.
+struct FlattenWork {
+    a: Buf,
     batch: usize,
 }
 
 impl Flatten {
     pub fn new(input: Shape) -> Self {
-        Flatten { input, a: Array2::zeros((0, 0)), batch: 0 }
+        Flatten { input }
     }
 }
 
@@ -23,29 +27,33 @@ impl Layer for Flatten {
         LayerSpec::Flatten { input: self.input }
     }
 
-    fn forward(&mut self, x: ArrayView2<f32>, _train: bool) {
-        self.batch = x.nrows();
-        rows_mut(&mut self.a, x.nrows(), x.ncols()).assign(&x);
+    fn work(&self, _seed: u64) -> Work {
+        Work::new(&[], FlattenWork { a: Buf::default(), batch: 0 })
     }
 
-    fn output(&self) -> ArrayView2<'_, f32> {
-        self.a.slice(s![..self.batch, ..])
+    fn forward(&self, work: &mut Work, x: ArrayView2<f32>, _train: bool) {
+        let (_, st) = work.parts::<FlattenWork>();
+        st.batch = x.nrows();
+        st.a.rows_mut(x.nrows(), x.ncols()).assign(&x);
+    }
+
+    fn output<'w>(&self, work: &'w Work) -> ArrayView2<'w, f32> {
+        let st = work.state::<FlattenWork>();
+        st.a.rows(st.batch, self.input.size())
     }
 
     fn backward(
-        &mut self,
+        &self,
+        _work: &mut Work,
         _x: ArrayView2<f32>,
         grad: ArrayViewMut2<f32>,
         _grad_is_delta: bool,
         grad_x: Option<ArrayViewMut2<f32>>,
-        _update: Option<&SgdStep>,
     ) {
         if let Some(mut gx) = grad_x {
             gx.assign(&grad);
         }
     }
-
-    fn visit_params(&mut self, _f: &mut dyn FnMut(Param<'_>)) {}
 
     fn clone_box(&self) -> Box<dyn Layer> {
         Box::new(self.clone())

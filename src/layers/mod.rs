@@ -1,9 +1,12 @@
 //! Layers: a forward pass, the backward pass beside it, and the parameters.
 //!
-//! Between layers, activations are `[batch, features]` matrices, one row per example. Buffers
-//! are owned by the layers and reused from one mini-batch to the next: they grow to the largest
-//! batch seen and are used through views of the first `batch` rows, so the training loop does
-//! not allocate.
+//! A layer holds its parameters and nothing else that changes while it runs. What one pass
+//! needs besides (its activations, what the backward pass reuses, the parameters' gradients)
+//! lives in a [`Work`], one per replica: so one network can serve several threads (or, over
+//! MPI, processes), each with its own `Work`, and their gradients can be summed in a fixed
+//! order. Between layers, activations are `[batch, features]` matrices, one row per example.
+//! Buffers grow to the largest batch seen and are used through views of the first `batch`
+//! rows, so the training loop does not allocate.
 
 mod arch;
 mod conv;
@@ -22,26 +25,53 @@ pub use dropout::Dropout;
 pub use flatten::Flatten;
 pub use pool::Pool;
 pub use recurrent::{Cell, Recurrent};
-pub use spec::{LayerSpec, MAX_DIM, MAX_ELEMENTS, Padding, PoolKind, Shape};
+pub use spec::{LayerSpec, MAX_DIM, MAX_ELEMENTS, Padding, ParamInfo, PoolKind, Shape};
 pub use time_dense::TimeDense;
 
 use crate::activation::Activation;
-use crate::optim::SgdStep;
-use ndarray::{Array2, ArrayView2, ArrayViewD, ArrayViewMut2, ArrayViewMutD, s};
+use crate::buffer::Buf;
+use ndarray::{ArrayView2, ArrayViewMut2};
 use serde::{Deserialize, Serialize};
+use std::any::Any;
 use std::fmt;
 use std::str::FromStr;
 
-/// One parameter tensor of a layer, with the gradient backprop left for it.
-pub struct Param<'a> {
-    /// "weights" or "biases".
-    pub name: &'static str,
-    /// The values, e.g. `[n_out, n_in]` (always contiguous, row-major).
-    pub value: ArrayViewMutD<'a, f32>,
-    /// ∂C/∂value summed over the last mini-batch, same shape as `value`.
-    pub grad: ArrayViewD<'a, f32>,
-    /// Whether L1/L2 regularisation applies (weights yes, biases no, as in the book).
-    pub regularised: bool,
+/// One layer's per-replica state: ∂C/∂(each parameter) from the last backward pass, summed
+/// over the batch (in the order of [`Layer::params`], each as long as its parameter), and the
+/// layer's own buffers, which only the layer reads.
+pub struct Work {
+    /// The parameters' gradients (BP3, BP4), one per parameter tensor.
+    pub grads: Vec<Buf>,
+    state: Box<dyn Any + Send + Sync>,
+}
+
+impl Work {
+    /// Gradients shaped like `params` (zeros) and the layer's own `state`.
+    pub fn new(params: &[Buf], state: impl Any + Send + Sync) -> Self {
+        Work { grads: params.iter().map(|p| Buf::zeros(p.len())).collect(), state: Box::new(state) }
+    }
+
+    /// The layer's own buffers. Panics if this work belongs to a layer of another kind (a
+    /// `Work` must come from the layer it is used with).
+    pub(crate) fn state<T: 'static>(&self) -> &T {
+        self.state.downcast_ref().expect("a Work used with the layer that made it")
+    }
+
+    /// The gradients and the layer's buffers, borrowed apart.
+    pub(crate) fn parts<T: 'static>(&mut self) -> (&mut [Buf], &mut T) {
+        let state = self.state.downcast_mut().expect("a Work used with the layer that made it");
+        (&mut self.grads, state)
+    }
+}
+
+/// One plain SGD step as a layer may fold it into its backward pass: w ← decay·w − rate·Σ∇
+/// for weights, b ← b − rate·Σ∇ for biases.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FusedStep {
+    /// η/m: the learning rate over the mini-batch size (gradients arrive summed over the batch).
+    pub rate: f32,
+    /// 1 − ηλ/n: L2 weight decay (1 without L2).
+    pub decay: f32,
 }
 
 /// What every layer does. Shapes are per example; the batch is the leading axis.
@@ -53,54 +83,78 @@ pub trait Layer: Send + Sync {
     fn activation(&self) -> Option<Activation> {
         None
     }
-    /// `x: [batch, in] -> output(): [batch, out]`, keeping what `backward` needs.
-    fn forward(&mut self, x: ArrayView2<f32>, train: bool);
+    /// The parameter tensors, flat and row-major, in the order of [`LayerSpec::params`]
+    /// (which gives their names and shapes).
+    fn params(&self) -> &[Buf] {
+        &[]
+    }
+    /// The same, to change.
+    fn params_mut(&mut self) -> &mut [Buf] {
+        &mut []
+    }
+    /// A fresh per-replica state for this layer; `seed` seeds its random choices (dropout).
+    fn work(&self, seed: u64) -> Work;
+    /// `x: [batch, in] -> output(work): [batch, out]`, keeping in `work` what `backward` needs.
+    fn forward(&self, work: &mut Work, x: ArrayView2<f32>, train: bool);
     /// The last forward pass's activations, `[batch, out]`.
-    fn output(&self) -> ArrayView2<'_, f32>;
+    fn output<'w>(&self, work: &'w Work) -> ArrayView2<'w, f32>;
     /// The last forward pass's weighted inputs `z`, `[batch, out]` (equal to `output` for
     /// layers without neurons).
-    fn weighted_input(&self) -> ArrayView2<'_, f32> {
-        self.output()
+    fn weighted_input<'w>(&self, work: &'w Work) -> ArrayView2<'w, f32> {
+        self.output(work)
     }
-    /// Backward pass for the batch `x` last seen by `forward`.
+    /// Backward pass for the batch `x` last seen by `forward` with this `work`.
     ///
     /// On entry `grad` holds ∂C/∂a for this layer's outputs, or δ = ∂C/∂z when
     /// `grad_is_delta` (the output layer, after BP1). It may be overwritten. Writes ∂C/∂x
-    /// into `grad_x` if given (computed with the parameters as they were in `forward`).
-    ///
-    /// With `update: None` it fills the parameter gradients, summed over the batch, for an
-    /// optimiser to use. With `Some(step)` it applies that plain SGD step to its parameters
-    /// instead, as early as it likes (a dense layer folds it into BP4's product); the
-    /// gradients it leaves are then unspecified.
+    /// into `grad_x` if given, and the parameters' gradients, summed over the batch, into
+    /// `work.grads`.
     fn backward(
-        &mut self,
+        &self,
+        work: &mut Work,
         x: ArrayView2<f32>,
         grad: ArrayViewMut2<f32>,
         grad_is_delta: bool,
         grad_x: Option<ArrayViewMut2<f32>>,
-        update: Option<&SgdStep>,
     );
+    /// [`backward`](Self::backward), then the plain SGD `step` on this layer's parameters.
+    /// A layer may override it to fold the step into its backward pass (a dense layer folds it
+    /// into BP4's product, so the gradient is never written out and read back); the gradients
+    /// it leaves in `work` are then unspecified. ∂C/∂x is always computed with the parameters
+    /// as they were in `forward`.
+    fn backward_step(
+        &mut self,
+        work: &mut Work,
+        x: ArrayView2<f32>,
+        grad: ArrayViewMut2<f32>,
+        grad_is_delta: bool,
+        grad_x: Option<ArrayViewMut2<f32>>,
+        step: &FusedStep,
+    ) {
+        self.backward(work, x, grad, grad_is_delta, grad_x);
+        let regularised: Vec<bool> = self.spec().params().iter().map(|p| p.regularised).collect();
+        for ((w, g), reg) in self.params_mut().iter_mut().zip(&work.grads).zip(regularised) {
+            let decay = if reg { step.decay } else { 1.0 };
+            w.iter_mut().zip(g.iter()).for_each(|(w, g)| *w = decay * *w - step.rate * g);
+        }
+    }
     /// Keep the random choices of the last training pass (dropout masks) for the passes that
     /// follow, so that they are repeatable (for gradient checks). Layers without any ignore it.
-    fn freeze_randomness(&mut self, _frozen: bool) {}
-    /// Pool, then activate (network3.py's ConvPoolLayer order). A max-pooling layer right after a
-    /// layer of monotone neurons may take their activation over, applying it to the 4× fewer
-    /// pooled values: σ(max z) = max σ(z), and the error routes to the same input. The network
-    /// asks the layer before with [`Layer::hand_over_activation`]; layers that cannot, don't.
-    fn takes_over_activation(&self) -> bool {
-        false
-    }
-    /// See [`Layer::takes_over_activation`]: from now on apply `act` after pooling.
-    fn take_over_activation(&mut self, _act: Activation) {}
-    /// See [`Layer::takes_over_activation`]: stop applying the activation and output z (the
-    /// layer after applies it); returns the activation handed over, or `None` if this layer
-    /// does not do that.
-    fn hand_over_activation(&mut self) -> Option<Activation> {
+    fn freeze_randomness(&self, _work: &mut Work, _frozen: bool) {}
+    /// Pool, then activate (network3.py's ConvPoolLayer order): see
+    /// [`crate::network::Network::from_layers`], which pairs a layer of monotone neurons with
+    /// a max-pooling layer after it. Layers that can output z and leave the activation to the
+    /// layer after do so from now on and return it; others return `None`.
+    fn defer_activation(&mut self) -> Option<Activation> {
         None
     }
-    /// Visits every parameter with its gradient, in a fixed order.
-    fn visit_params(&mut self, f: &mut dyn FnMut(Param<'_>));
-    /// A copy with the same parameters (buffers start empty).
+    /// Whether this layer can apply the activation of the layer before it to its own output.
+    fn accepts_activation(&self) -> bool {
+        false
+    }
+    /// From now on apply `act` to this layer's output (see [`Layer::defer_activation`]).
+    fn accept_activation(&mut self, _act: Activation) {}
+    /// A copy with the same parameters.
     fn clone_box(&self) -> Box<dyn Layer>;
 }
 
@@ -139,13 +193,4 @@ impl fmt::Display for Init {
             Init::Scaled => "scaled",
         })
     }
-}
-
-/// The first `rows` rows of `buf`, growing it (only ever upwards) to hold `rows × cols`.
-/// Growth happens once per new largest batch size, never in the steady training loop.
-pub(crate) fn rows_mut(buf: &mut Array2<f32>, rows: usize, cols: usize) -> ArrayViewMut2<'_, f32> {
-    if buf.nrows() < rows || buf.ncols() != cols {
-        *buf = Array2::zeros((rows.max(buf.nrows()), cols));
-    }
-    buf.slice_mut(s![..rows, ..])
 }

@@ -1,9 +1,9 @@
 //! Pooling: each channel's `size × size` windows summarised by one number (chapter 6).
 
-use super::{Layer, LayerSpec, Param, PoolKind, Shape, rows_mut};
+use super::{Layer, LayerSpec, PoolKind, Shape, Work};
 use crate::activation::Activation;
-use crate::optim::SgdStep;
-use ndarray::{Array2, ArrayView2, ArrayViewMut2, s};
+use crate::buffer::Buf;
+use ndarray::{ArrayView2, ArrayViewMut2};
 
 /// `[batch, C·H·W] -> [batch, C·H'·W']`, H' = (H − size)/stride + 1.
 #[derive(Clone, Debug)]
@@ -13,10 +13,15 @@ pub struct Pool {
     size: usize,
     stride: usize,
     out: Shape,
-    a: Array2<f32>,
-    /// With an activation taken over from the layer before: the pooled z, before `act`.
-    z: Array2<f32>,
+    /// An activation taken over from the layer before (applied to the pooled values).
     act: Option<Activation>,
+}
+
+/// One replica's pooled values and where the maxima were.
+struct PoolWork {
+    a: Buf,
+    /// With an activation taken over from the layer before: the pooled z, before `act`.
+    z: Buf,
     /// For max pooling: where in the input row each output's maximum was (for the backward pass).
     argmax: Vec<u32>,
     batch: usize,
@@ -25,19 +30,7 @@ pub struct Pool {
 impl Pool {
     pub fn new(input: Shape, kind: PoolKind, size: usize, stride: usize) -> Self {
         let out = LayerSpec::Pool { input, pool: kind, size, stride }.out_shape();
-        let empty = || Array2::zeros((0, 0));
-        Pool {
-            input,
-            kind,
-            size,
-            stride,
-            out,
-            a: empty(),
-            z: empty(),
-            act: None,
-            argmax: Vec::new(),
-            batch: 0,
-        }
+        Pool { input, kind, size, stride, out, act: None }
     }
 
     /// Calls `f(output index, input index of the window's top-left corner)` for every window;
@@ -92,99 +85,101 @@ impl Layer for Pool {
         LayerSpec::Pool { input: self.input, pool: self.kind, size: self.size, stride: self.stride }
     }
 
+    fn work(&self, _seed: u64) -> Work {
+        Work::new(&[], PoolWork { a: Buf::default(), z: Buf::default(), argmax: Vec::new(), batch: 0 })
+    }
+
     /// max: a = max_window x; average: a = mean_window x; L2: a = √(Σ_window x²).
-    fn forward(&mut self, x: ArrayView2<f32>, _train: bool) {
+    fn forward(&self, work: &mut Work, x: ArrayView2<f32>, _train: bool) {
+        let (_, st) = work.parts::<PoolWork>();
         let (batch, n_out) = (x.nrows(), self.out.size());
-        self.batch = batch;
-        self.argmax.resize(batch * n_out, 0);
-        let mut a = std::mem::take(&mut self.a);
-        let mut argmax = std::mem::take(&mut self.argmax);
-        {
-            let mut a = rows_mut(&mut a, batch, n_out);
-            let area = (self.size * self.size) as f32;
-            for b in 0..batch {
-                let xb = x.row(b);
-                let xb = xb.as_slice().expect("contiguous input rows");
-                let ab = a.row_mut(b).into_slice().expect("contiguous");
-                let best = &mut argmax[b * n_out..(b + 1) * n_out];
-                let (size, w) = (self.size, self.input.width);
-                if self.kind == PoolKind::Max && size == 2 && self.stride == 2 {
-                    max_pool_2x2(xb, self.input, self.out, ab, best);
-                    continue;
-                }
-                let rows = |corner: usize| (0..size).map(move |i| &xb[corner + i * w..corner + i * w + size]);
-                self.windows(|o, corner| match self.kind {
-                    PoolKind::Max => {
-                        // Branch-free: which input wins is data, and mispredicted branches
-                        // would cost more than the comparisons.
-                        let (mut at, mut max) = (corner, xb[corner]);
-                        for i in 0..size {
-                            let row = corner + i * w;
-                            for (j, &v) in xb[row..row + size].iter().enumerate() {
-                                let better = v > max;
-                                max = if better { v } else { max };
-                                at = if better { row + j } else { at };
-                            }
-                        }
-                        (ab[o], best[o]) = (max, at as u32);
-                    }
-                    PoolKind::Average => ab[o] = rows(corner).flatten().sum::<f32>() / area,
-                    PoolKind::L2 => ab[o] = rows(corner).flatten().map(|v| v * v).sum::<f32>().sqrt(),
-                });
+        st.batch = batch;
+        st.argmax.resize(batch * n_out, 0);
+        // What is pooled is z when an activation was taken over, else a.
+        let pooled = if self.act.is_some() { &mut st.z } else { &mut st.a };
+        let mut a = pooled.rows_mut(batch, n_out);
+        let area = (self.size * self.size) as f32;
+        for b in 0..batch {
+            let xb = x.row(b);
+            let xb = xb.as_slice().expect("contiguous input rows");
+            let ab = a.row_mut(b).into_slice().expect("contiguous");
+            let best = &mut st.argmax[b * n_out..(b + 1) * n_out];
+            let (size, w) = (self.size, self.input.width);
+            if self.kind == PoolKind::Max && size == 2 && self.stride == 2 {
+                max_pool_2x2(xb, self.input, self.out, ab, best);
+                continue;
             }
+            let rows = |corner: usize| (0..size).map(move |i| &xb[corner + i * w..corner + i * w + size]);
+            self.windows(|o, corner| match self.kind {
+                PoolKind::Max => {
+                    // Branch-free: which input wins is data, and mispredicted branches
+                    // would cost more than the comparisons.
+                    let (mut at, mut max) = (corner, xb[corner]);
+                    for i in 0..size {
+                        let row = corner + i * w;
+                        for (j, &v) in xb[row..row + size].iter().enumerate() {
+                            let better = v > max;
+                            max = if better { v } else { max };
+                            at = if better { row + j } else { at };
+                        }
+                    }
+                    (ab[o], best[o]) = (max, at as u32);
+                }
+                PoolKind::Average => ab[o] = rows(corner).flatten().sum::<f32>() / area,
+                PoolKind::L2 => ab[o] = rows(corner).flatten().map(|v| v * v).sum::<f32>().sqrt(),
+            });
         }
-        self.a = a;
-        self.argmax = argmax;
         if let Some(act) = self.act {
-            // What was pooled is z; a = σ(z) of the pooled values only.
-            std::mem::swap(&mut self.a, &mut self.z);
-            let z = self.z.slice(s![..batch, ..]);
-            act.apply(z, rows_mut(&mut self.a, batch, n_out));
+            // a = σ(z) of the pooled values only.
+            act.apply(st.z.rows(batch, n_out), st.a.rows_mut(batch, n_out));
         }
     }
 
-    fn output(&self) -> ArrayView2<'_, f32> {
-        self.a.slice(s![..self.batch, ..])
+    fn output<'w>(&self, work: &'w Work) -> ArrayView2<'w, f32> {
+        let st = work.state::<PoolWork>();
+        st.a.rows(st.batch, self.out.size())
     }
 
-    fn weighted_input(&self) -> ArrayView2<'_, f32> {
-        if self.act.is_some() { self.z.slice(s![..self.batch, ..]) } else { self.output() }
+    fn weighted_input<'w>(&self, work: &'w Work) -> ArrayView2<'w, f32> {
+        let st = work.state::<PoolWork>();
+        if self.act.is_some() { st.z.rows(st.batch, self.out.size()) } else { self.output(work) }
     }
 
-    fn takes_over_activation(&self) -> bool {
+    fn accepts_activation(&self) -> bool {
         self.kind == PoolKind::Max && self.act.is_none()
     }
 
-    fn take_over_activation(&mut self, act: Activation) {
+    fn accept_activation(&mut self, act: Activation) {
         self.act = Some(act);
     }
 
     /// max: the error goes to the input that was the maximum, and nowhere else (Wakui ch. 5);
     /// average: shared equally, δ/size²; L2: ∂a/∂x_i = x_i / a.
     fn backward(
-        &mut self,
+        &self,
+        work: &mut Work,
         x: ArrayView2<f32>,
         mut grad: ArrayViewMut2<f32>,
         grad_is_delta: bool,
         grad_x: Option<ArrayViewMut2<f32>>,
-        _update: Option<&SgdStep>,
     ) {
+        let st = work.state::<PoolWork>();
         let Some(mut gx) = grad_x else { return };
+        let (batch, n_out) = (st.batch, self.out.size());
         if let Some(act) = self.act.filter(|_| !grad_is_delta) {
             // BP2's ⊙ σ'(z) for the activation taken over, on the pooled values.
-            let batch = self.batch;
-            act.backprop(self.z.slice(s![..batch, ..]), self.a.slice(s![..batch, ..]), grad.view_mut());
+            act.backprop(st.z.rows(batch, n_out), st.a.rows(batch, n_out), grad.view_mut());
         }
-        let n_out = self.out.size();
         let area = (self.size * self.size) as f32;
-        for b in 0..self.batch {
+        let pooled = if self.act.is_some() { st.z.rows(batch, n_out) } else { st.a.rows(batch, n_out) };
+        for b in 0..batch {
             let gb = grad.row(b);
             let gb = gb.as_slice().expect("contiguous");
             let xb = x.row(b);
             let xb = xb.as_slice().expect("contiguous");
-            let ab = self.a.row(b);
+            let ab = pooled.row(b);
             let ab = ab.as_slice().expect("contiguous");
-            let best = &self.argmax[b * n_out..(b + 1) * n_out];
+            let best = &st.argmax[b * n_out..(b + 1) * n_out];
             let gxb = gx.row_mut(b).into_slice().expect("contiguous");
             gxb.fill(0.0);
             if self.kind == PoolKind::Max {
@@ -209,8 +204,6 @@ impl Layer for Pool {
         }
     }
 
-    fn visit_params(&mut self, _f: &mut dyn FnMut(Param<'_>)) {}
-
     fn clone_box(&self) -> Box<dyn Layer> {
         Box::new(self.clone())
     }
@@ -226,9 +219,10 @@ mod tests {
         let input = Shape::new(3, 6, 8);
         // values with ties, so that "first maximum wins" is exercised
         let x: Vec<f32> = (0..input.size()).map(|i| ((i * 37 % 11) as f32 / 3.0).floor()).collect();
-        let mut fast = Pool::new(input, PoolKind::Max, 2, 2);
+        let fast = Pool::new(input, PoolKind::Max, 2, 2);
+        let mut work = fast.work(0);
         let xv = ndarray::ArrayView2::from_shape((1, input.size()), &x).unwrap();
-        fast.forward(xv, false);
+        fast.forward(&mut work, xv, false);
         let out = fast.out;
         let (mut a, mut best) = (vec![0.0; out.size()], vec![0u32; out.size()]);
         // the general rule, written out: scan each window row by row, strictly greater wins
@@ -250,7 +244,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(fast.output().row(0).to_vec(), a);
-        assert_eq!(fast.argmax[..out.size()], best[..]);
+        assert_eq!(fast.output(&work).row(0).to_vec(), a);
+        assert_eq!(work.state::<PoolWork>().argmax[..out.size()], best[..]);
     }
 }

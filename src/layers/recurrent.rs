@@ -5,12 +5,12 @@
 //! `[batch, T·F]` is read as T steps of F features (an MNIST image: its 28 rows of 28 pixels).
 //! The output is every step's hidden state, `[batch, T·H]`, or only the last, `[batch, H]`.
 
-use super::{Init, Layer, LayerSpec, Param, Shape, rows_mut};
+use super::{Init, Layer, LayerSpec, Shape, Work};
 use crate::Rng;
 use crate::activation::{sigmoid, tanh};
+use crate::buffer::Buf;
 use crate::linalg::matmul;
-use crate::optim::SgdStep;
-use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis, s};
+use ndarray::{Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis, s};
 use rand_distr::{Distribution, Normal};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -48,24 +48,24 @@ pub struct Recurrent {
     features: usize,
     hidden: usize,
     sequence: bool,
-    pub weights: Array2<f32>,
-    pub recurrent: Array2<f32>,
-    pub biases: Array1<f32>,
-    pub nabla_w: Array2<f32>,
-    pub nabla_u: Array2<f32>,
-    pub nabla_b: Array1<f32>,
+    /// `[weights W [G·H, F], recurrent U [G·H, H], biases [G·H]]`, row-major.
+    params: [Buf; 3],
+}
+
+/// One replica's buffers.
+struct RecurrentWork {
     /// Per (example, step) row, `[batch·T, G·H]`: the gates after their nonlinearity
     /// (i, f, g, o for the LSTM; h for the RNN). On the way back: ∂C/∂z of each gate.
-    gates: Array2<f32>,
+    gates: Buf,
     /// `[batch·T, H]`: the cell state c_t (LSTM only).
-    cells: Array2<f32>,
+    cells: Buf,
     /// `[batch·T, H]`: the hidden state h_t of every step.
-    hiddens: Array2<f32>,
+    hiddens: Buf,
     /// `[batch, H]` scratch: ∂C/∂h_t and ∂C/∂c_t carried back from step t + 1.
-    dh: Array2<f32>,
-    dc: Array2<f32>,
+    dh: Buf,
+    dc: Buf,
     /// The layer's output (a copy of the last step's h when not `sequence`).
-    out: Array2<f32>,
+    out: Buf,
     /// Per part of the batch (one per thread): its examples' share of ∂C/∂U and ∂C/∂W.
     partials: Vec<(Array2<f32>, Array2<f32>)>,
     batch: usize,
@@ -82,36 +82,34 @@ impl Recurrent {
         let g = cell.gates() * hidden;
         let mut draw = |rows: usize, cols: usize| {
             let std = if init == Init::Large { 1.0 } else { 1.0 / (cols as f32).sqrt() };
-            let normal = Normal::new(0.0f32, std).expect("std is positive");
-            Array2::from_shape_simple_fn((rows, cols), || normal.sample(rng))
+            let normal = Normal::new(0.0f32, std).expect("sizes ≥ 1 (checked with the spec)");
+            let mut m = Buf::zeros(rows * cols);
+            m.iter_mut().for_each(|v| *v = normal.sample(rng));
+            m
         };
         let (weights, recurrent) = (draw(g, features), draw(g, hidden));
-        let mut biases = Array1::zeros(g);
+        let mut biases = Buf::zeros(g);
         if cell == Cell::Lstm {
-            biases.slice_mut(s![hidden..2 * hidden]).fill(1.0);
+            biases[hidden..2 * hidden].fill(1.0);
         }
-        Recurrent {
-            cell,
-            input,
-            steps,
-            features,
-            hidden,
-            sequence,
-            nabla_w: Array2::zeros(weights.raw_dim()),
-            nabla_u: Array2::zeros(recurrent.raw_dim()),
-            nabla_b: Array1::zeros(g),
-            weights,
-            recurrent,
-            biases,
-            gates: Array2::zeros((0, 0)),
-            cells: Array2::zeros((0, 0)),
-            hiddens: Array2::zeros((0, 0)),
-            dh: Array2::zeros((0, 0)),
-            dc: Array2::zeros((0, 0)),
-            out: Array2::zeros((0, 0)),
-            partials: Vec::new(),
-            batch: 0,
+        Recurrent { cell, input, steps, features, hidden, sequence, params: [weights, recurrent, biases] }
+    }
+
+    /// What every part of a batch reads and none changes.
+    fn fixed(&self) -> Fixed<'_> {
+        let g = self.cell.gates() * self.hidden;
+        Fixed {
+            cell: self.cell,
+            steps: self.steps,
+            features: self.features,
+            w: self.params[0].view2(g, self.features),
+            u: self.params[1].view2(g, self.hidden),
+            b: ArrayView1::from(&self.params[2][..]),
         }
+    }
+
+    fn out_width(&self) -> usize {
+        if self.sequence { self.steps * self.hidden } else { self.hidden }
     }
 }
 
@@ -140,9 +138,9 @@ struct Fixed<'a> {
     cell: Cell,
     steps: usize,
     features: usize,
-    w: &'a Array2<f32>,
-    u: &'a Array2<f32>,
-    b: &'a Array1<f32>,
+    w: ArrayView2<'a, f32>,
+    u: ArrayView2<'a, f32>,
+    b: ArrayView1<'a, f32>,
 }
 
 impl Fixed<'_> {
@@ -158,7 +156,7 @@ impl Fixed<'_> {
         // All steps' input terms at once: rows (b, t) of x are contiguous, F each.
         let xs = x.into_shape_with_order((batch * steps, self.features)).expect("rows are contiguous");
         matmul(0.0, &mut gates, 1.0, &xs, &self.w.t());
-        gates += self.b;
+        gates += &self.b;
         let zeros = vec![0.0f32; h]; // c_{−1}
         for t in 0..steps {
             let mut z = gates.slice_mut(s![t..;steps, ..]);
@@ -322,6 +320,28 @@ impl Layer for Recurrent {
         }
     }
 
+    fn params(&self) -> &[Buf] {
+        &self.params
+    }
+
+    fn params_mut(&mut self) -> &mut [Buf] {
+        &mut self.params
+    }
+
+    fn work(&self, _seed: u64) -> Work {
+        let st = RecurrentWork {
+            gates: Buf::default(),
+            cells: Buf::default(),
+            hiddens: Buf::default(),
+            dh: Buf::default(),
+            dc: Buf::default(),
+            out: Buf::default(),
+            partials: Vec::new(),
+            batch: 0,
+        };
+        Work::new(&self.params, st)
+    }
+
     /// For t = 1..T, with one product on the input for all steps and one per step on h_{t−1}:
     ///
     /// RNN:  h_t = tanh(W x_t + U h_{t−1} + b)
@@ -332,22 +352,16 @@ impl Layer for Recurrent {
     ///       g = tanh(g) (candidate cell content)
     ///       o = σ(o)  (output gate: how much of the cell to show)
     ///       c_t = f ⊙ c_{t−1} + i ⊙ g,   h_t = o ⊙ tanh(c_t)
-    fn forward(&mut self, x: ArrayView2<f32>, _train: bool) {
+    fn forward(&self, work: &mut Work, x: ArrayView2<f32>, _train: bool) {
+        let (_, st) = work.parts::<RecurrentWork>();
         let (batch, steps, h) = (x.nrows(), self.steps, self.hidden);
         let g = self.cell.gates() * h;
-        self.batch = batch;
+        st.batch = batch;
         let chunk = part_size(batch, batch * steps * g * (h + self.features));
-        let mut gates = rows_mut(&mut self.gates, batch * steps, g);
-        let mut hiddens = rows_mut(&mut self.hiddens, batch * steps, h);
-        let mut cells = rows_mut(&mut self.cells, batch * steps, if self.cell == Cell::Lstm { h } else { 0 });
-        let p = Fixed {
-            cell: self.cell,
-            steps,
-            features: self.features,
-            w: &self.weights,
-            u: &self.recurrent,
-            b: &self.biases,
-        };
+        let mut gates = st.gates.rows_mut(batch * steps, g);
+        let mut hiddens = st.hiddens.rows_mut(batch * steps, h);
+        let mut cells = st.cells.rows_mut(batch * steps, if self.cell == Cell::Lstm { h } else { 0 });
+        let p = self.fixed();
         // Each example's recurrence is its own: parts of the batch run on their own threads.
         let parts: Vec<_> = x
             .axis_chunks_iter(Axis(0), chunk)
@@ -364,8 +378,7 @@ impl Layer for Recurrent {
         } else {
             parts.into_par_iter().for_each(run);
         }
-        let width = if self.sequence { steps * h } else { h };
-        let mut out = rows_mut(&mut self.out, batch, width);
+        let mut out = st.out.rows_mut(batch, self.out_width());
         if self.sequence {
             out.assign(&hiddens.view().into_shape_with_order((batch, steps * h)).expect("contiguous"));
         } else {
@@ -373,8 +386,9 @@ impl Layer for Recurrent {
         }
     }
 
-    fn output(&self) -> ArrayView2<'_, f32> {
-        self.out.slice(s![..self.batch, ..])
+    fn output<'w>(&self, work: &'w Work) -> ArrayView2<'w, f32> {
+        let st = work.state::<RecurrentWork>();
+        st.out.rows(st.batch, self.out_width())
     }
 
     /// Backpropagation through time, from the last step to the first. With dh_t = ∂C/∂h_t
@@ -390,33 +404,27 @@ impl Layer for Recurrent {
     /// Then dh_{t−1} += dz·U, ∂C/∂U += dzᵀ·h_{t−1}; after the loop, for all steps at once,
     /// ∂C/∂W = dZᵀ·X, ∂C/∂b = Σ dZ, ∂C/∂x = dZ·W.
     fn backward(
-        &mut self,
+        &self,
+        work: &mut Work,
         x: ArrayView2<f32>,
         grad: ArrayViewMut2<f32>,
         _grad_is_delta: bool,
         grad_x: Option<ArrayViewMut2<f32>>,
-        update: Option<&SgdStep>,
     ) {
-        let (batch, steps, h) = (self.batch, self.steps, self.hidden);
+        let (grads, st) = work.parts::<RecurrentWork>();
+        let (batch, steps, h) = (st.batch, self.steps, self.hidden);
         let g = self.cell.gates() * h;
         let chunk = part_size(batch, batch * steps * g * (h + self.features));
         let n_parts = batch.div_ceil(chunk);
-        while self.partials.len() < n_parts {
-            self.partials.push((Array2::zeros((g, h)), Array2::zeros((g, self.features))));
+        while st.partials.len() < n_parts {
+            st.partials.push((Array2::zeros((g, h)), Array2::zeros((g, self.features))));
         }
-        let mut dh = rows_mut(&mut self.dh, batch, h);
-        let mut dc = rows_mut(&mut self.dc, batch, h);
-        let mut gates = self.gates.slice_mut(s![..batch * steps, ..]);
-        let hiddens = self.hiddens.slice(s![..batch * steps, ..]);
-        let cells = self.cells.slice(s![..batch * steps, ..]);
-        let p = Fixed {
-            cell: self.cell,
-            steps,
-            features: self.features,
-            w: &self.weights,
-            u: &self.recurrent,
-            b: &self.biases,
-        };
+        let mut dh = st.dh.rows_mut(batch, h);
+        let mut dc = st.dc.rows_mut(batch, h);
+        let mut gates = st.gates.rows_mut(batch * steps, g);
+        let hiddens = st.hiddens.rows(batch * steps, h);
+        let cells = st.cells.rows(batch * steps, if self.cell == Cell::Lstm { h } else { 0 });
+        let p = self.fixed();
         let sequence = self.sequence;
         let parts: Vec<_> = grad
             .axis_chunks_iter(Axis(0), chunk)
@@ -427,7 +435,7 @@ impl Layer for Recurrent {
                     .zip(cells.axis_chunks_iter(Axis(0), chunk * steps)),
             )
             .zip(dh.axis_chunks_iter_mut(Axis(0), chunk).zip(dc.axis_chunks_iter_mut(Axis(0), chunk)))
-            .zip(x.axis_chunks_iter(Axis(0), chunk).zip(self.partials.iter_mut()))
+            .zip(x.axis_chunks_iter(Axis(0), chunk).zip(st.partials.iter_mut()))
             .collect();
         let run = |((((grad, gates), (hiddens, cells)), (dh, dc)), (x, sums)): (
             _,
@@ -442,48 +450,23 @@ impl Layer for Recurrent {
             parts.into_par_iter().for_each(run);
         }
         // the parts' ∂C/∂U and ∂C/∂W, added in a fixed order
-        self.nabla_u.assign(&self.partials[0].0);
-        self.nabla_w.assign(&self.partials[0].1);
-        for (u, w) in &self.partials[1..n_parts] {
-            self.nabla_u += u;
-            self.nabla_w += w;
+        let [nabla_w, nabla_u, nabla_b] = grads else {
+            unreachable!("a recurrent layer has three gradients")
+        };
+        nabla_u.copy_from_slice(st.partials[0].0.as_slice().expect("contiguous"));
+        nabla_w.copy_from_slice(st.partials[0].1.as_slice().expect("contiguous"));
+        for (u, w) in &st.partials[1..n_parts] {
+            nabla_u.iter_mut().zip(u.iter()).for_each(|(s, p)| *s += p);
+            nabla_w.iter_mut().zip(w.iter()).for_each(|(s, p)| *s += p);
         }
         // dZ for every (example, step) is now in `gates`
-        let dz = self.gates.slice(s![..batch * steps, ..]);
-        self.nabla_b.assign(&dz.sum_axis(Axis(0)));
+        let dz = gates.view();
+        nabla_b.copy_from_slice(dz.sum_axis(Axis(0)).as_slice().expect("contiguous"));
         if let Some(gx) = grad_x {
             let mut gx =
                 gx.into_shape_with_order((batch * steps, self.features)).expect("rows are contiguous");
-            matmul(0.0, &mut gx, 1.0, &dz, &self.weights.view());
+            matmul(0.0, &mut gx, 1.0, &dz, &p.w);
         }
-        debug_assert_eq!(dz.ncols(), g);
-        if let Some(step) = update {
-            for (w, nabla) in [(&mut self.weights, &self.nabla_w), (&mut self.recurrent, &self.nabla_u)] {
-                w.zip_mut_with(nabla, |w, &g| *w = step.decay * *w - step.rate * g);
-            }
-            self.biases.scaled_add(-step.rate, &self.nabla_b);
-        }
-    }
-
-    fn visit_params(&mut self, f: &mut dyn FnMut(Param<'_>)) {
-        f(Param {
-            name: "weights",
-            value: self.weights.view_mut().into_dyn(),
-            grad: self.nabla_w.view().into_dyn(),
-            regularised: true,
-        });
-        f(Param {
-            name: "recurrent",
-            value: self.recurrent.view_mut().into_dyn(),
-            grad: self.nabla_u.view().into_dyn(),
-            regularised: true,
-        });
-        f(Param {
-            name: "biases",
-            value: self.biases.view_mut().into_dyn(),
-            grad: self.nabla_b.view().into_dyn(),
-            regularised: false,
-        });
     }
 
     fn clone_box(&self) -> Box<dyn Layer> {

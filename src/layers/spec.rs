@@ -18,6 +18,27 @@ fn shape_dims(s: Shape) -> Vec<(&'static str, usize)> {
     vec![("input channels", s.channels), ("input height", s.height), ("input width", s.width)]
 }
 
+/// One parameter tensor of a layer: its name in model files (`layers.{i}.{name}`), its
+/// shape, and whether L1/L2 regularisation applies (weights yes, biases no, as in the book).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParamInfo {
+    pub name: &'static str,
+    pub shape: Vec<usize>,
+    pub regularised: bool,
+}
+
+impl ParamInfo {
+    /// Numbers in the tensor.
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// Whether it holds no numbers (never, for a spec without a problem).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// One example's activations without the batch axis: `channels × height × width`
 /// (a flat vector of n is `n × 1 × 1`). In memory, channel after channel, row-major.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -198,23 +219,25 @@ impl LayerSpec {
         }
     }
 
-    /// The parameter tensors a built layer holds, by name and shape, in the order
-    /// [`Layer::visit_params`](super::Layer::visit_params) visits them: what a model file must
-    /// contain for this layer. Call on a spec without a [`problem`](Self::problem).
-    pub fn param_shapes(&self) -> Vec<(&'static str, Vec<usize>)> {
+    /// The parameter tensors a built layer holds, in the order of
+    /// [`Layer::params`](super::Layer::params): what a model file must contain for this layer.
+    /// Call on a spec without a [`problem`](Self::problem).
+    pub fn params(&self) -> Vec<ParamInfo> {
+        let weights = |shape: Vec<usize>| ParamInfo { name: "weights", shape, regularised: true };
+        let biases = |n: usize| ParamInfo { name: "biases", shape: vec![n], regularised: false };
         match *self {
             LayerSpec::Dense { inputs, outputs, .. } | LayerSpec::TimeDense { inputs, outputs, .. } => {
-                vec![("weights", vec![outputs, inputs]), ("biases", vec![outputs])]
+                vec![weights(vec![outputs, inputs]), biases(outputs)]
             }
             LayerSpec::Conv { input, filters, kernel, .. } => {
-                vec![("weights", vec![filters, input.channels, kernel, kernel]), ("biases", vec![filters])]
+                vec![weights(vec![filters, input.channels, kernel, kernel]), biases(filters)]
             }
             LayerSpec::Recurrent { cell, input, hidden, .. } => {
                 let g = if cell == Cell::Lstm { 4 } else { 1 } * hidden;
                 vec![
-                    ("weights", vec![g, input.channels * input.width]),
-                    ("recurrent", vec![g, hidden]),
-                    ("biases", vec![g]),
+                    weights(vec![g, input.channels * input.width]),
+                    ParamInfo { name: "recurrent", shape: vec![g, hidden], regularised: true },
+                    biases(g),
                 ]
             }
             LayerSpec::Pool { .. } | LayerSpec::Dropout { .. } | LayerSpec::Flatten { .. } => Vec::new(),
@@ -430,9 +453,9 @@ mod tests {
     use super::*;
     use crate::layers::parse_arch;
 
-    /// What a model file must hold for a layer is what the built layer visits.
+    /// What a model file must hold for a layer is what the built layer holds.
     #[test]
-    fn param_shapes_are_what_built_layers_hold() {
+    fn param_infos_are_what_built_layers_hold() {
         let mut rng = crate::seeded_rng(1);
         for arch in [
             "dense 7 relu; softmax 3",
@@ -441,12 +464,13 @@ mod tests {
             "lstm 6; rnn 5 seq; lstm 3; softmax 2",
         ] {
             for spec in parse_arch(arch, Shape::new(1, 12, 10)).unwrap() {
-                let mut layer = spec.build(Init::Scaled, &mut rng);
-                let mut built = Vec::new();
-                layer.visit_params(&mut |p| built.push((p.name, p.value.shape().to_vec())));
-                assert_eq!(spec.param_shapes(), built, "{spec}");
-                let count: usize = built.iter().map(|(_, s)| s.iter().product::<usize>()).sum();
-                assert_eq!(spec.param_count(), count, "{spec}");
+                let layer = spec.build(Init::Scaled, &mut rng);
+                let lens: Vec<usize> = layer.params().iter().map(|p| p.len()).collect();
+                let want: Vec<usize> = spec.params().iter().map(ParamInfo::len).collect();
+                assert_eq!(lens, want, "{spec}");
+                assert_eq!(spec.param_count(), lens.iter().sum::<usize>(), "{spec}");
+                let work = layer.work(0);
+                assert_eq!(work.grads.iter().map(|g| g.len()).collect::<Vec<_>>(), want, "{spec}");
             }
         }
     }

@@ -1,9 +1,9 @@
 //! A dense layer applied to every step of a sequence, with the same weights at each step.
 
-use super::{Dense, Init, Layer, LayerSpec, Param};
+use super::{Dense, FusedStep, Init, Layer, LayerSpec, Work};
 use crate::Rng;
 use crate::activation::Activation;
-use crate::optim::SgdStep;
+use crate::buffer::Buf;
 use ndarray::{ArrayView2, ArrayViewMut2};
 
 /// `[batch, T·H] -> [batch, T·N]`: step t's N outputs are `σ(W h_t + b)`. A softmax here is one
@@ -13,7 +13,6 @@ use ndarray::{ArrayView2, ArrayViewMut2};
 pub struct TimeDense {
     steps: usize,
     dense: Dense,
-    batch: usize,
 }
 
 impl TimeDense {
@@ -25,7 +24,7 @@ impl TimeDense {
         init: Init,
         rng: &mut Rng,
     ) -> Self {
-        TimeDense { steps, dense: Dense::new(inputs, outputs, activation, init, rng), batch: 0 }
+        TimeDense { steps, dense: Dense::new(inputs, outputs, activation, init, rng) }
     }
 
     fn per_step<'a>(&self, m: ArrayView2<'a, f32>) -> ArrayView2<'a, f32> {
@@ -58,41 +57,57 @@ impl Layer for TimeDense {
         Some(self.dense.activation)
     }
 
-    fn forward(&mut self, x: ArrayView2<f32>, train: bool) {
-        self.batch = x.nrows();
-        let xs = self.per_step(x);
-        self.dense.forward(xs, train);
+    fn params(&self) -> &[Buf] {
+        self.dense.params()
     }
 
-    fn output(&self) -> ArrayView2<'_, f32> {
-        self.per_example(self.dense.output())
+    fn params_mut(&mut self) -> &mut [Buf] {
+        self.dense.params_mut()
     }
 
-    fn weighted_input(&self) -> ArrayView2<'_, f32> {
-        self.per_example(self.dense.weighted_input())
+    /// The dense layer's own work, over `batch·T` rows.
+    fn work(&self, seed: u64) -> Work {
+        self.dense.work(seed)
+    }
+
+    fn forward(&self, work: &mut Work, x: ArrayView2<f32>, train: bool) {
+        self.dense.forward(work, self.per_step(x), train);
+    }
+
+    fn output<'w>(&self, work: &'w Work) -> ArrayView2<'w, f32> {
+        self.per_example(self.dense.output(work))
+    }
+
+    fn weighted_input<'w>(&self, work: &'w Work) -> ArrayView2<'w, f32> {
+        self.per_example(self.dense.weighted_input(work))
     }
 
     fn backward(
-        &mut self,
+        &self,
+        work: &mut Work,
         x: ArrayView2<f32>,
         grad: ArrayViewMut2<f32>,
         grad_is_delta: bool,
         grad_x: Option<ArrayViewMut2<f32>>,
-        update: Option<&SgdStep>,
     ) {
         let steps = self.steps;
-        let xs = self.per_step(x);
-        self.dense.backward(
-            xs,
-            per_step_mut(grad, steps),
-            grad_is_delta,
-            grad_x.map(|g| per_step_mut(g, steps)),
-            update,
-        );
+        let (grad, grad_x) = (per_step_mut(grad, steps), grad_x.map(|g| per_step_mut(g, steps)));
+        self.dense.backward(work, self.per_step(x), grad, grad_is_delta, grad_x);
     }
 
-    fn visit_params(&mut self, f: &mut dyn FnMut(Param<'_>)) {
-        self.dense.visit_params(f);
+    fn backward_step(
+        &mut self,
+        work: &mut Work,
+        x: ArrayView2<f32>,
+        grad: ArrayViewMut2<f32>,
+        grad_is_delta: bool,
+        grad_x: Option<ArrayViewMut2<f32>>,
+        step: &FusedStep,
+    ) {
+        let steps = self.steps;
+        let (grad, grad_x) = (per_step_mut(grad, steps), grad_x.map(|g| per_step_mut(g, steps)));
+        let xs = self.per_step(x);
+        self.dense.backward_step(work, xs, grad, grad_is_delta, grad_x, step);
     }
 
     fn clone_box(&self) -> Box<dyn Layer> {
