@@ -157,6 +157,15 @@ impl Network {
         Workspace { works, grads: self.layers.iter().map(|_| Buf::default()).collect() }
     }
 
+    /// Keeps the random choices of the last training pass made with `ws` (dropout masks) for
+    /// the passes that follow, or lets them be drawn afresh again (for gradient checks, which
+    /// must see the same function at every nudge).
+    pub fn freeze_randomness(&self, ws: &mut Workspace, frozen: bool) {
+        for (layer, work) in self.layers.iter().zip(&mut ws.works) {
+            layer.freeze_randomness(work, frozen);
+        }
+    }
+
     /// Descriptions of the layers, in order.
     pub fn specs(&self) -> Vec<LayerSpec> {
         self.layers.iter().map(|l| l.spec()).collect()
