@@ -130,13 +130,76 @@ pub fn load_digit(path: &Path) -> Result<Vec<f32>, ImageError> {
 
 /// Same from bytes already in memory (`name` only for messages).
 pub fn digit_from_bytes(bytes: &[u8], name: &str) -> Result<Vec<f32>, ImageError> {
-    convert(&decode_png(bytes, name)?, name)
+    convert(&decode_png(bytes, name)?, name, SIDE, SIDE)
+}
+
+/// [`load_digit`] for a field of `height × width` (a net trained on 16×16 digits): the ink is
+/// fitted into a box of 20/28 of the field's shorter side and centred the same way.
+pub fn load_digit_sized(path: &Path, height: usize, width: usize) -> Result<Vec<f32>, ImageError> {
+    let name = path.display().to_string();
+    let bytes = crate::files::read_input(path, MAX_FILE_BYTES, "an image")?;
+    convert(&decode_image(&bytes, &name)?, &name, height, width)
+}
+
+/// An image (PNG or JPEG) as a network trained on an image folder reads it: `shape.channels`
+/// channels (1: BT.601 luma; 3: RGB; alpha composited over white, as the folder reader does),
+/// resized to `shape.height × shape.width` (triangle filter), values in [0, 1], channel after
+/// channel, each row-major. No cropping or inversion: the training images had none.
+pub fn load_image(path: &Path, shape: crate::layers::Shape) -> Result<Vec<f32>, ImageError> {
+    let name = path.display().to_string();
+    let bytes = crate::files::read_input(path, MAX_FILE_BYTES, "an image")?;
+    let img = decode_image(&bytes, &name)?;
+    let (w, h) = (shape.width as u32, shape.height as u32);
+    let rgb = img.to_rgba32f();
+    let rgb = imageops::resize(&rgb, w, h, FilterType::Triangle);
+    let plane = shape.height * shape.width;
+    let mut out = vec![0.0f32; shape.channels * plane];
+    for (i, p) in rgb.pixels().enumerate() {
+        let alpha = p.0[3].clamp(0.0, 1.0);
+        let over_white = |c: f32| alpha * (if c.is_nan() { 0.0 } else { c.clamp(0.0, 1.0) }) + (1.0 - alpha);
+        let [r, g, b] = [over_white(p.0[0]), over_white(p.0[1]), over_white(p.0[2])];
+        if shape.channels == 1 {
+            out[i] = 0.299 * r + 0.587 * g + 0.114 * b;
+        } else {
+            for (c, v) in [r, g, b].into_iter().enumerate().take(shape.channels) {
+                out[c * plane + i] = v;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Decodes a PNG or JPEG (told apart by content), refusing oversized images before decoding.
+fn decode_image(bytes: &[u8], name: &str) -> Result<DynamicImage, ImageError> {
+    if bytes.starts_with(b"\x89PNG") || bytes.is_empty() {
+        return decode_png(bytes, name);
+    }
+    let not_image = |reason: String| ImageError::NotPng { name: name.into(), reason };
+    // A reader of the guessed format with the size limits (`into_dimensions` consumes one).
+    let reader = || -> Result<ImageReader<Cursor<&[u8]>>, ImageError> {
+        let mut r = ImageReader::new(Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(|e| not_image(e.to_string()))?;
+        if r.format().is_none() {
+            return Err(not_image("neither a PNG nor a JPEG".into()));
+        }
+        let mut limits = Limits::default();
+        limits.max_image_width = Some(MAX_SIDE);
+        limits.max_image_height = Some(MAX_SIDE);
+        limits.max_alloc = Some(MAX_ALLOC);
+        r.limits(limits);
+        Ok(r)
+    };
+    let (w, h) = reader()?.into_dimensions().map_err(|e| not_image(e.to_string()))?;
+    check_size(w, h, name)?;
+    let reader = reader()?;
+    reader.decode().map_err(|e| not_image(e.to_string()))
 }
 
 /// The conversion from a decoded image (for tests and other callers); see the module doc.
 /// Errors name the image "image".
 pub fn to_mnist(img: &DynamicImage) -> Result<Vec<f32>, ImageError> {
-    convert(img, "image")
+    convert(img, "image", SIDE, SIDE)
 }
 
 /// Write 784 (or rows*cols) pixels in [0,1] as an 8-bit greyscale PNG (used to export test
@@ -206,8 +269,8 @@ struct Grey {
     px: Vec<f32>,
 }
 
-/// Steps 1–7 of the module doc.
-fn convert(img: &DynamicImage, name: &str) -> Result<Vec<f32>, ImageError> {
+/// Steps 1–7 of the module doc, into a field of `height × width` (28 × 28 for MNIST).
+fn convert(img: &DynamicImage, name: &str, height: usize, width: usize) -> Result<Vec<f32>, ImageError> {
     check_size(img.width(), img.height(), name)?;
     let blank = || ImageError::Blank { name: name.to_string() };
     let mut grey = luma_over_white(img);
@@ -235,9 +298,10 @@ fn convert(img: &DynamicImage, name: &str) -> Result<Vec<f32>, ImageError> {
     let cropped: Vec<f32> =
         (y0..=y1).flat_map(|y| grey.px[y * grey.width + x0..=y * grey.width + x1].iter().copied()).collect();
 
-    // 6. Resize so that the longer side is BOX pixels.
+    // 6. Resize so that the longer side is BOX pixels (BOX/SIDE of the field's shorter side).
     let long = bw.max(bh) as f32;
-    let fit = |side: usize| ((side as f32 * BOX as f32 / long).round() as u32).clamp(1, BOX);
+    let fit_box = ((height.min(width) as f32 * BOX as f32 / SIDE as f32).round() as u32).max(1);
+    let fit = |side: usize| ((side as f32 * fit_box as f32 / long).round() as u32).clamp(1, fit_box);
     let (nw, nh) = (fit(bw), fit(bh));
     let buffer: ImageBuffer<Luma<f32>, Vec<f32>> =
         ImageBuffer::from_raw(bw as u32, bh as u32, cropped).expect("the crop is bw × bh");
@@ -255,15 +319,14 @@ fn convert(img: &DynamicImage, name: &str) -> Result<Vec<f32>, ImageError> {
     if mass <= 0.0 {
         return Err(blank());
     }
-    let centre = SIDE as f64 / 2.0;
-    let dx = (centre - mx / mass).round() as isize;
-    let dy = (centre - my / mass).round() as isize;
-    let mut out = vec![0.0_f32; SIDE * SIDE];
+    let dx = (width as f64 / 2.0 - mx / mass).round() as isize;
+    let dy = (height as f64 / 2.0 - my / mass).round() as isize;
+    let mut out = vec![0.0_f32; height * width];
     for (i, &v) in small.as_raw().iter().enumerate() {
         let x = (i % nw) as isize + dx;
         let y = (i / nw) as isize + dy;
-        if (0..SIDE as isize).contains(&x) && (0..SIDE as isize).contains(&y) {
-            out[y as usize * SIDE + x as usize] = v.clamp(0.0, 1.0);
+        if (0..width as isize).contains(&x) && (0..height as isize).contains(&y) {
+            out[y as usize * width + x as usize] = v.clamp(0.0, 1.0);
         }
     }
     Ok(out)

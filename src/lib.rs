@@ -20,6 +20,7 @@ pub mod files;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod image_io;
+pub mod inspect;
 pub mod interrupt;
 pub mod layers;
 pub mod linalg;

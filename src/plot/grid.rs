@@ -14,7 +14,8 @@ pub struct Tile {
     pub caption: String,
 }
 
-/// How tile values become colours.
+/// How tile values become colours. A tile of 3 × width × height values is in colour (red,
+/// green and blue planes): as it is for `Ink`, centred on grey for `Signed`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Shading {
     /// Ink on paper: 0 is white, 1 is black (MNIST pixels).
@@ -34,7 +35,10 @@ pub fn image_grid(
     if tiles.is_empty() {
         return Err(PlotError::Empty { path: path.to_path_buf(), why: "no images".into() });
     }
-    if let Some(t) = tiles.iter().find(|t| t.values.len() != t.width * t.height || t.width == 0) {
+    let plane = |t: &Tile| t.width * t.height;
+    if let Some(t) =
+        tiles.iter().find(|t| t.width == 0 || ![plane(t), 3 * plane(t)].contains(&t.values.len()))
+    {
         return Err(PlotError::Draw {
             path: path.to_path_buf(),
             why: format!("a {}×{} tile has {} values", t.width, t.height, t.values.len()),
@@ -69,14 +73,27 @@ pub(super) fn draw_grid<DB: DrawingBackend>(
             let (col, row) = ((i % columns) as u32, (i / columns) as u32);
             let (x0, y0) = ((col * cell.0 + 6) as i32, (header + row * cell.1 + 4) as i32);
             let peak = tile.values.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-12);
-            for (j, &v) in tile.values.iter().enumerate() {
+            let plane = tile.width * tile.height;
+            let colour_tile = tile.values.len() == 3 * plane;
+            for j in 0..plane {
                 let (px, py) = ((j % tile.width) as i32, (j / tile.width) as i32);
-                let colour = match shading {
-                    Shading::Ink => {
+                let v = tile.values[j];
+                let colour = match (shading, colour_tile) {
+                    (Shading::Ink, false) => {
                         let g = (255.0 * (1.0 - v.clamp(0.0, 1.0))) as u8;
                         RGBColor(g, g, g)
                     }
-                    Shading::Signed => diverging(v / peak),
+                    (Shading::Signed, false) => diverging(v / peak),
+                    // Colour: the three channels as they are (images), or each around mid-grey
+                    // by its sign (weights of a filter over red, green and blue).
+                    (shading, true) => {
+                        let c = |ch: usize| {
+                            let v = tile.values[ch * plane + j];
+                            let t = if shading == Shading::Ink { v } else { 0.5 + 0.5 * v / peak };
+                            (255.0 * t.clamp(0.0, 1.0)) as u8
+                        };
+                        RGBColor(c(0), c(1), c(2))
+                    }
                 };
                 let s = scale as i32;
                 let corner = (x0 + px * s, y0 + py * s);
