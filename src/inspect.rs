@@ -57,8 +57,9 @@ pub fn weight_tiles(
             let reads_input =
                 specs[..i].iter().all(|s| matches!(s, LayerSpec::Dropout { .. } | LayerSpec::Flatten { .. }));
             let shape = if reads_input { input } else { spec.in_shape() };
-            let drawable = reads_input && (shape.channels == 1 || shape.channels == 3) && shape.height > 1
-                || !reads_input && shape.channels == 1 && shape.height > 1;
+            // The input may be in colour; a later layer's input is one map of activations.
+            let channels_ok = shape.channels == 1 || (reads_input && shape.channels == 3);
+            let drawable = channels_ok && shape.height > 1;
             if !drawable || shape.size() != inputs {
                 let shape = if reads_input { input } else { spec.in_shape() };
                 return Err(InspectError::NotAnImage {
