@@ -11,6 +11,7 @@
 //! leaves a partial file (see [`crate::files`]); `-` writes the model to standard output.
 
 use crate::cost::Cost;
+use crate::data::source::InputInfo;
 use crate::files::FileError;
 use crate::layers::{Init, LayerSpec, ParamInfo};
 use crate::network::Network;
@@ -51,18 +52,57 @@ pub struct ModelInfo {
     pub version: u32,
     pub architecture: Vec<LayerSpec>,
     pub cost: Cost,
-    /// How the network was trained (settings, data sizes, seed, final figures): free-form JSON.
+    /// What the input is and how it was made from the data (absent in models saved before
+    /// nndl recorded it: those were trained on MNIST).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<InputInfo>,
+    /// How the network was trained (settings, data sizes, seed, final figures): free-form JSON
+    /// ([`TrainingRecord`] for `nndl train`).
     #[serde(default)]
     pub training: serde_json::Value,
 }
 
-/// Writes `net` and `training` (any JSON describing how it was trained) to `path`.
-pub fn save(net: &Network, training: serde_json::Value, path: &Path) -> Result<(), ModelError> {
+impl ModelInfo {
+    /// The model's input: as recorded, else MNIST's.
+    pub fn input(&self) -> InputInfo {
+        self.input.clone().unwrap_or_else(InputInfo::mnist)
+    }
+}
+
+/// How a network was trained, as `nndl train` records it in the model and metrics files.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainingRecord {
+    pub config: crate::train::TrainConfig,
+    pub init: Init,
+    pub seed: u64,
+    /// The data given (none: MNIST from its usual place).
+    pub data: Option<PathBuf>,
+    pub train_size: usize,
+    pub validation_size: usize,
+    pub epochs_run: usize,
+    pub stopped_early: Option<String>,
+    pub test_accuracy: f64,
+    pub test_cost: f64,
+}
+
+impl TrainingRecord {
+    /// As JSON, with the version of nndl that trained it.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).expect("a training record serialises");
+        v["nndl_version"] = env!("CARGO_PKG_VERSION").into();
+        v
+    }
+}
+
+/// Writes `net`, what its `input` is, and `training` (any JSON describing how it was trained)
+/// to `path`.
+pub fn save(net: &Network, input: &InputInfo, training: serde_json::Value, path: &Path) -> Result<(), ModelError> {
     let info = ModelInfo {
         format: FORMAT.into(),
         version: VERSION,
         architecture: net.specs(),
         cost: net.cost,
+        input: Some(input.clone()),
         training,
     };
     let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
@@ -116,6 +156,16 @@ pub fn load_bytes(bytes: &[u8], path: &Path) -> Result<(Network, ModelInfo), Mod
         )));
     }
     Network::check(&info.architecture, info.cost).map_err(|e| arch_err(e.to_string()))?;
+    if let Some(input) = &info.input {
+        let (net_in, net_out) = (info.architecture[0].in_size(), info.architecture[info.architecture.len() - 1].out_size());
+        let k = input.classes.len();
+        if input.shape.problem().is_some() || input.shape.size() != net_in || k == 0 || net_out % k != 0 {
+            return Err(arch_err(format!(
+                "its input is {} with {k} classes, but the network maps {net_in} inputs to {net_out} outputs",
+                input.shape
+            )));
+        }
+    }
     let need = crate::memory::inference_bytes(&info.architecture, 1, 1);
     crate::memory::check(need, "would need")
         .map_err(|why| ModelError::TooLarge { path: path.into(), why })?;

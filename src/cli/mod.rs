@@ -35,14 +35,6 @@ enum Command {
     Download(data::DownloadArgs),
 }
 
-/// Where MNIST lives, shared by every subcommand that reads it.
-#[derive(clap::Args, Clone)]
-struct DataArgs {
-    /// Folder with the four MNIST files [default: $NNDL_DATA, else the user cache folder]
-    #[arg(long, value_name = "DIR")]
-    data: Option<PathBuf>,
-}
-
 /// The default for `--threads`: every core this process may use.
 fn all_cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -62,6 +54,16 @@ fn threads(asked: Option<usize>) -> usize {
         }
         Some(n) => n,
         None => cores,
+    }
+}
+
+/// A training error as the CLI reports it: a setting named by its flag.
+fn flag_error(e: nndl::train::TrainError) -> anyhow::Error {
+    use nndl::train::TrainError;
+    match e {
+        TrainError::Setting { setting, why } => anyhow::anyhow!("--{}: {why}", setting.replace('_', "-")),
+        e @ TrainError::Diverged { .. } => anyhow::Error::new(e).context("--eta"),
+        e => anyhow::Error::new(e),
     }
 }
 

@@ -1,11 +1,11 @@
 //! `nndl plot`: pictures of a training run or of a saved model.
 
-use super::DataArgs;
+use super::data::TestDataArgs;
+use nndl::inspect::Confusion;
 use anyhow::{Context, bail};
 use clap::Subcommand;
-use nndl::layers::LayerSpec;
 use nndl::plot::{self, Format, Shading, Tile};
-use nndl::train::{MetricsFile, argmax};
+use nndl::train::MetricsFile;
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
@@ -52,7 +52,7 @@ enum What {
         /// A model saved by `nndl train --save`
         model: PathBuf,
         #[command(flatten)]
-        data: DataArgs,
+        data: TestDataArgs,
         /// Draw at most this many misclassified digits
         #[arg(long, default_value_t = 60)]
         max: usize,
@@ -116,135 +116,59 @@ fn curves(files: &[PathBuf], out: Option<PathBuf>) -> anyhow::Result<()> {
 
 fn weights(model: &Path, layer: Option<usize>, max: usize, out: &Path) -> anyhow::Result<()> {
     check_outputs(&[("--out", out)])?;
-    let (net, _) = super::predict::load_model(model)?;
-    let specs = net.specs();
-    let has_weights = |s: &LayerSpec| matches!(s, LayerSpec::Dense { .. } | LayerSpec::Conv { .. });
-    let index = match layer {
-        Some(0) => bail!("--layer: layers count from 1"),
-        Some(l) if l > specs.len() => bail!("--layer {l}: the model has {} layers", specs.len()),
-        Some(l) => l - 1,
-        None => specs.iter().position(has_weights).context("the model has no dense or conv layer")?,
-    };
-    let spec = specs[index].clone();
-    let values: Vec<f32> = net.layers[index].params().first().map_or_else(Vec::new, |w| w.to_vec());
-    let (tiles, what) = match spec {
-        LayerSpec::Dense { inputs, outputs, .. } => {
-            // A dense layer reads the 28×28 image when only dropout or flatten come before it;
-            // a later one reads an image only if the layer before it gives one channel of H×W.
-            let shape = spec.in_shape();
-            let reads_input = specs[..index]
-                .iter()
-                .all(|s| matches!(s, LayerSpec::Dropout { .. } | LayerSpec::Flatten { .. }));
-            let (h, w) = match (reads_input, shape.channels) {
-                (true, _) => (28, 28),
-                (_, 1) if shape.height > 1 => (shape.height, shape.width),
-                _ => bail!(
-                    "{}layer {}: this dense layer reads {shape} ({inputs} inputs), which is not one image; \
-                     plot the first dense layer of an MLP or a conv layer",
-                    if layer.is_some() { "--" } else { "" },
-                    index + 1
-                ),
-            };
-            let tiles = (0..outputs.min(max))
-                .map(|n| Tile {
-                    values: values[n * inputs..(n + 1) * inputs].to_vec(),
-                    width: w,
-                    height: h,
-                    caption: format!("{}", n + 1),
-                })
-                .collect::<Vec<_>>();
-            (tiles, format!("{outputs} neurons, each one's {inputs} input weights as a {h}×{w} image"))
-        }
-        LayerSpec::Conv { input, filters, kernel, .. } => {
-            let per = kernel * kernel;
-            let mut tiles = Vec::new();
-            for f in 0..filters {
-                for c in 0..input.channels {
-                    let at = (f * input.channels + c) * per;
-                    let caption = if input.channels == 1 {
-                        format!("{}", f + 1)
-                    } else {
-                        format!("{}.{}", f + 1, c + 1)
-                    };
-                    tiles.push(Tile {
-                        values: values[at..at + per].to_vec(),
-                        width: kernel,
-                        height: kernel,
-                        caption,
-                    });
-                }
-            }
-            tiles.truncate(max);
-            (tiles, format!("{filters} filters of {kernel}×{kernel} over {} channel(s)", input.channels))
-        }
-        other => bail!("--layer {}: {other} has no weights to draw; choose a dense or conv layer", index + 1),
-    };
+    let (net, _, input) = super::predict::load_model(model)?;
+    let (index, tiles, what) = nndl::inspect::weight_tiles(&net, input.shape, layer, max).map_err(|e| {
+        let e = anyhow::Error::new(e);
+        if layer.is_some() { e.context("--layer") } else { e }
+    })?;
     let shown = tiles.len();
-    let title = format!("layer {} ({}): {what}; red +, blue −", index + 1, spec);
+    let title = format!("layer {index} ({}): {what}; red +, blue −", net.layers[index - 1].spec());
     let columns = ((shown as f64).sqrt().ceil() as usize).max(10);
     plot::image_grid(out, &title, &tiles, columns.min(20), Shading::Signed)?;
     println!("{title}\n{shown} drawn to {}", out.display());
     Ok(())
 }
 
-fn errors(model: &Path, data: &DataArgs, max: usize, out: &Path, confusion: &Path) -> anyhow::Result<()> {
+fn errors(model: &Path, data: &TestDataArgs, max: usize, out: &Path, confusion: &Path) -> anyhow::Result<()> {
     check_outputs(&[("--out", out), ("--confusion", confusion)])?;
-    let (net, _) = super::predict::load_model(model)?;
-    let test = &super::data::load_test(data)?;
-    super::predict::check_fits(&net, model, test, data)?;
-    let outputs = nndl::ensemble::outputs(&[net], test).remove(0);
+    let (net, info, input) = super::predict::load_model(model)?;
+    let test = super::predict::test_set(&net, model, &info, &input, data)?;
+    let outputs = nndl::ensemble::outputs(&[net], &test).remove(0);
     let name =
         model.file_name().map_or_else(|| model.display().to_string(), |n| n.to_string_lossy().into_owned());
-    let guesses: Vec<usize> = outputs.rows().into_iter().map(|r| argmax(r.iter().copied())).collect();
-    let mut matrix = vec![vec![0.0f64; 10]; 10];
-    let mut wrong = Vec::new();
-    for (i, (&guess, &label)) in guesses.iter().zip(&test.labels).enumerate() {
-        matrix[label as usize][guess] += 1.0;
-        if guess != label as usize {
-            wrong.push((i, label, guess));
-        }
-    }
-    let correct = test.len() - wrong.len();
-    println!(
-        "test accuracy: {:.2}% ({correct} / {})",
-        100.0 * correct as f64 / test.len() as f64,
-        test.len()
-    );
-    let mut confusions: Vec<(usize, usize, f64)> = (0..10)
-        .flat_map(|t| (0..10).map(move |p| (t, p)))
-        .filter(|(t, p)| t != p)
-        .map(|(t, p)| (t, p, matrix[t][p]))
-        .collect();
-    confusions.sort_by(|a, b| b.2.total_cmp(&a.2));
+    let c = Confusion::new(&outputs, &test.labels);
+    let classes = &input.classes;
+    let (correct, total) = c.correct();
+    println!("test accuracy: {:.2}% ({correct} / {total})", 100.0 * correct as f64 / total as f64);
     let top: Vec<String> =
-        confusions.iter().take(5).filter(|c| c.2 > 0.0).map(|(t, p, n)| format!("{t} → {p} ({n})")).collect();
+        c.most_common(5).iter().map(|&(t, p, n)| format!("{} → {} ({n})", classes[t], classes[p])).collect();
     if !top.is_empty() {
         println!("most common mistakes (true → predicted): {}", top.join(", "));
     }
-    if wrong.is_empty() {
-        println!("no test digit is misclassified; nothing to draw in {}", out.display());
+    let what = if input.is_image() { "test images" } else { "test examples" };
+    if c.wrong.is_empty() {
+        println!("no test example is misclassified; nothing to draw in {}", out.display());
+    } else if !input.is_image() {
+        println!("the examples are not images; no picture of the mistakes ({} is not written)", out.display());
     } else {
-        let tiles: Vec<Tile> = wrong
+        let tiles: Vec<Tile> = c
+            .wrong
             .iter()
             .take(max)
             .map(|&(i, label, guess)| Tile {
                 values: test.example(i),
                 width: test.shape.width,
                 height: test.shape.height,
-                caption: format!("{label} → {guess}"),
+                caption: format!("{} → {}", nndl::shorten(&classes[label], 12), nndl::shorten(&classes[guess], 12)),
             })
             .collect();
-        let title = format!(
-            "{} of the {} test digits {name} gets wrong (true → predicted)",
-            tiles.len(),
-            wrong.len()
-        );
+        let title = format!("{} of the {} {what} {name} gets wrong (true → predicted)", tiles.len(), c.wrong.len());
         plot::image_grid(out, &title, &tiles, 12, Shading::Ink)?;
-        println!("misclassified digits drawn to {}", out.display());
+        println!("misclassified examples drawn to {}", out.display());
     }
-    let labels: Vec<String> = (0..10).map(|d| d.to_string()).collect();
+    let labels: Vec<String> = classes.iter().map(|c| nndl::shorten(c, 16)).collect();
     let title = format!("Confusion matrix: {name} on the test set");
-    plot::heatmap(confusion, &title, &matrix, &labels, ("true digit", "predicted digit"))?;
+    plot::heatmap(confusion, &title, &c.matrix, &labels, ("true class", "predicted class"))?;
     println!("confusion matrix drawn to {}", confusion.display());
     Ok(())
 }

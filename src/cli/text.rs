@@ -2,6 +2,7 @@
 
 use anyhow::{Context, bail};
 use nndl::layers::Cell;
+use nndl::data::source::{Format, InputInfo};
 use nndl::model_io;
 use nndl::optim::Rule;
 use nndl::text::{self, Corpus, TextConfig};
@@ -148,9 +149,15 @@ pub fn run(args: TextArgs) -> anyhow::Result<()> {
     })
     .with_context(|| args.file.display().to_string())?;
     if let Some(path) = &args.save {
+        let input = InputInfo {
+            format: Format::Text,
+            shape: nndl::layers::Shape::new(1, cfg.seq_len, corpus.symbols()),
+            classes: corpus.vocab.iter().map(|c| c.to_string()).collect(),
+            ..InputInfo::mnist()
+        };
         let vocab: String = corpus.vocab.iter().collect();
         let info = json!({ "kind": "text", "vocab": vocab, "config": cfg, "seed": seed, "epochs": history });
-        model_io::save(&net, info, path).context("--save")?;
+        model_io::save(&net, &input, info, path).context("--save")?;
         println!("model saved to {}", path.display());
     }
     Ok(())

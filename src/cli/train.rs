@@ -1,16 +1,16 @@
-//! `nndl train`: build a network from flags, train it on MNIST, report and save.
+//! `nndl train`: build a network from flags, train it on the data, report and save.
 
-use super::DataArgs;
+use super::data::DataArgs;
 use super::progress::EpochPrinter;
 use anyhow::{Context, bail};
 use nndl::activation::Activation;
 use nndl::cost::Cost;
+use nndl::data::source::{Format, Loaded};
 use nndl::layers::{Init, LayerSpec, Shape, parse_arch};
 use nndl::network::{Network, dense_specs};
 use nndl::optim::{Regulariser, Rule};
 use nndl::train::{self, Monitor, Schedule, TrainConfig};
 use nndl::{files, model_io};
-use serde_json::json;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
@@ -28,12 +28,14 @@ use std::path::{Path, PathBuf};
 pub struct TrainArgs {
     #[command(flatten)]
     data: DataArgs,
-    /// Images used for training: the first N of the 60,000
-    #[arg(long, default_value_t = 50_000, value_name = "N", help_heading = "Data")]
-    train_size: usize,
-    /// Images held out for validation: the last N of the 60,000
-    #[arg(long, default_value_t = 10_000, value_name = "N", help_heading = "Data")]
-    validation_size: usize,
+    /// Examples used for training: the first N of the training data [default: all but the
+    /// validation examples; MNIST: 50,000]
+    #[arg(long, value_name = "N", help_heading = "Data")]
+    train_size: Option<usize>,
+    /// Examples held out for validation: the last N of the training data [default: a sixth;
+    /// MNIST: 10,000, the book's]
+    #[arg(long, value_name = "N", help_heading = "Data")]
+    validation_size: Option<usize>,
     /// The book's expanded training set: each image plus its four one-pixel shifts (5× the
     /// images; 196 MB more memory for 50,000)
     #[arg(long, help_heading = "Data")]
@@ -46,13 +48,14 @@ pub struct TrainArgs {
     #[arg(long, requires = "augment", help_heading = "Data")]
     augment_flips: bool,
 
-    /// Neurons per layer, input first, e.g. 784,100,10
-    #[arg(long, default_value = "784,30,10", value_delimiter = ',', help_heading = "Network")]
-    layers: Vec<usize>,
+    /// Neurons per layer, input first, e.g. 784,100,10 [default: inputs,30,classes; MNIST:
+    /// 784,30,10, network.py's]
+    #[arg(long, value_delimiter = ',', help_heading = "Network")]
+    layers: Option<Vec<usize>>,
     /// Any architecture instead of --layers, e.g. "conv 20 5x5 relu; maxpool 2; dense 100 relu;
     /// dropout 0.5; softmax 10" (layers: conv F KxK [stride S] [same|valid] [ACT], maxpool K,
     /// avgpool K, l2pool K [stride S], dense N [ACT], softmax N, dropout P, flatten, and
-    /// rnn H / lstm H [seq|last], which read an image as 28 steps of its rows)
+    /// rnn H / lstm H [seq|last], which read an image as a sequence of its rows)
     #[arg(long, conflicts_with_all = ["layers", "activation", "output"], help_heading = "Network")]
     arch: Option<String>,
     /// Print the layers, their output shapes and parameter counts before training
@@ -136,17 +139,19 @@ pub struct TrainArgs {
     quiet: bool,
 }
 
-/// The layers from --arch, else from --layers/--activation/--output.
-pub fn architecture(args: &TrainArgs) -> anyhow::Result<Vec<LayerSpec>> {
+/// The layers from --arch, else from --layers/--activation/--output, for examples of `input`
+/// shape and `classes` classes.
+pub fn architecture(args: &TrainArgs, input: Shape, classes: usize) -> anyhow::Result<Vec<LayerSpec>> {
     if let Some(text) = &args.arch {
-        return parse_arch(text, MNIST_SHAPE).context("--arch");
+        return parse_arch(text, input).context("--arch");
     }
     let output = args.output.unwrap_or(if args.cost == Some(Cost::LogLikelihood) {
         Activation::Softmax
     } else {
         Activation::Sigmoid
     });
-    dense_specs(&args.layers, args.activation, output).context("--layers")
+    let sizes = args.layers.clone().unwrap_or_else(|| vec![input.size(), 30, classes]);
+    dense_specs(&sizes, args.activation, output).context("--layers")
 }
 
 /// An MNIST digit as the first layer sees it.
@@ -230,33 +235,7 @@ fn optimizer_states(cfg: &TrainConfig) -> usize {
 }
 
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
-    // Everything that can be wrong with the flags is found before any data is read.
-    let specs = architecture(&args)?;
-    let output = specs.last().and_then(|s| s.activation()).unwrap_or(Activation::Sigmoid);
-    let cost = args.cost.unwrap_or(if output == Activation::Softmax {
-        Cost::LogLikelihood
-    } else {
-        Cost::Quadratic
-    });
-    let flag = if args.arch.is_some() { "--arch" } else { "--layers" };
-    Network::check(&specs, cost).context(if args.arch.is_some() {
-        "--arch/--cost"
-    } else {
-        "--cost/--output"
-    })?;
-    let (inputs, outputs) = (specs[0].in_size(), specs[specs.len() - 1].out_size());
-    if inputs != MNIST_SHAPE.size() {
-        bail!(
-            "{flag}: the first layer takes {inputs} inputs, but an MNIST image has 784 pixels; start with 784"
-        );
-    }
-    if outputs != 10 {
-        bail!("{flag}: the network gives {outputs} outputs, but there are 10 digits; end with a layer of 10");
-    }
-    if args.train_size == 0 {
-        bail!("--train-size: at least one training image is needed");
-    }
-    let training_images = args.train_size.saturating_mul(if args.expand { 5 } else { 1 });
+    // Every flag that can be checked without the data is checked before any is read.
     let mut cfg = TrainConfig {
         epochs: args.epochs,
         batch_size: args.batch_size,
@@ -274,20 +253,23 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         epoch_examples: None,
         track_gradients: args.track_gradients,
     };
-    cfg.validate()?;
-    if args.validation_size == 0 {
+    cfg.validate().map_err(super::flag_error)?;
+    if args.train_size == Some(0) {
+        bail!("--train-size: at least one training example is needed");
+    }
+    if args.validation_size == Some(0) {
         if cfg.early_stop.is_some() {
-            bail!("--early-stop: needs validation images to watch; set --validation-size above 0");
+            bail!("--early-stop: needs validation examples to watch; set --validation-size above 0");
         }
         if matches!(cfg.schedule, Schedule::Halve { .. }) {
-            bail!("--schedule: needs validation images to watch; set --validation-size above 0");
+            bail!("--schedule: needs validation examples to watch; set --validation-size above 0");
         }
     }
     if let Some(path) = &args.plot {
         nndl::plot::Format::of(path).context("--plot")?;
-        // Evaluation figures exist only with validation images.
+        // Evaluation figures exist only with validation examples.
         let m = cfg.monitor;
-        let evaluated = args.validation_size > 0 && (m.evaluation_cost || m.evaluation_accuracy);
+        let evaluated = args.validation_size != Some(0) && (m.evaluation_cost || m.evaluation_accuracy);
         let any = m.training_cost || m.training_accuracy || evaluated;
         if !any && cfg.track_gradients.is_none() {
             let why = if m.evaluation_cost || m.evaluation_accuracy {
@@ -307,36 +289,61 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         files::check_output(path, flag, flag != "--plot").with_context(|| flag.to_string())?;
     }
     files::check_distinct(&outputs)?;
-    if cfg.batch_size > training_images {
-        eprintln!(
-            "note: --batch-size {} is more than the {training_images} training images; using {training_images}",
-            cfg.batch_size
-        );
-        cfg.batch_size = training_images;
+    let (format, data_path) = args.data.resolve();
+    args.data.check(format)?;
+    if args.expand && format == Format::Csv {
+        bail!("--expand: shifts images, and a CSV table has none");
+    }
+    if args.augment.is_some() && format == Format::Csv {
+        bail!("--augment: distorts images, and a CSV table has none");
     }
     cfg.threads = super::threads(args.threads);
-    let need = nndl::memory::training_bytes(
-        &specs,
-        cfg.batch_size,
-        cfg.threads,
-        optimizer_states(&cfg),
-        train::eval_chunk(&specs),
-    ) + 784 * (training_images as u128 + args.validation_size as u128 + 10_000);
-    nndl::memory::check(need, &format!("training this network on mini-batches of {}", cfg.batch_size))
-        .map_err(anyhow::Error::msg)
-        .context(flag)?;
+    let seed = args.seed.unwrap_or_else(rand::random);
+
+    // MNIST still to be downloaded has a known shape: the network is checked before the download.
+    if args.data.is_mnist_to_download() {
+        let n = args.train_size.unwrap_or(50_000);
+        plan(&args, &cfg, MNIST_SHAPE, 10, n, args.validation_size.unwrap_or(10_000))?;
+    }
+    let Loaded { train: full, test, input } = args.data.load(seed)?;
+    let available = full.len();
+    let validation_size = args.validation_size.unwrap_or(if format == Format::Idx && available == 60_000 {
+        10_000
+    } else {
+        available / 6
+    });
+    let train_size = args.train_size.unwrap_or(available.saturating_sub(validation_size));
+    if train_size == 0 || train_size.saturating_add(validation_size) > available {
+        bail!(
+            "--train-size {train_size} + --validation-size {validation_size}: the training data ({}) holds {available} examples; lower them",
+            data_path.display()
+        );
+    }
+    let (specs, cost) = plan(&args, &cfg, input.shape, input.classes.len(), train_size, validation_size)?;
+    let (mut training, validation) = {
+        let n = full.len();
+        (full.slice(0..train_size), full.slice(n - validation_size..n))
+    };
+    if args.expand {
+        training = nndl::data::expand(&training);
+    }
+    if cfg.batch_size > training.len() {
+        eprintln!(
+            "note: --batch-size {} is more than the {} training examples; using {}",
+            cfg.batch_size,
+            training.len(),
+            training.len()
+        );
+        cfg.batch_size = training.len();
+    }
     if args.summary {
         say!("{}", nndl::layers::summary_table(&specs));
     }
     super::stdout_is_data(outputs.iter().any(|(_, p)| files::is_stdout(p)));
 
     nndl::set_threads(cfg.threads);
-    let mut mnist = super::data::load(&args.data, args.train_size, args.validation_size)?;
-    if args.expand {
-        mnist.training = nndl::data::expand(&mnist.training);
-    }
-    let seed = args.seed.unwrap_or_else(rand::random);
     let mut rng = nndl::seeded_rng(seed);
+    let flag = if args.arch.is_some() { "--arch" } else { "--layers" };
     let mut net = Network::new(&specs, cost, args.init, &mut rng).context(flag)?;
     say!("network: {}", describe(&specs));
     say!(
@@ -356,40 +363,43 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         cfg.epochs
     );
     say!(
-        "data: {} training, {} validation, {} test images",
-        mnist.training.len(),
-        mnist.validation.len(),
-        mnist.test.len()
+        "data: {} training, {} validation, {} test examples; {} classes{}",
+        training.len(),
+        validation.len(),
+        test.len(),
+        input.classes.len(),
+        if format == Format::Idx && args.data.data.is_none() { String::new() } else { format!(" ({})", data_path.display()) }
     );
 
     let show_bar = !args.quiet && std::io::stderr().is_terminal();
     let mut printer = EpochPrinter::new(cfg.epochs, show_bar);
-    let evaluation = (!mnist.validation.is_empty()).then_some(&mnist.validation);
-    let report = train::train(&mut net, &mnist.training, evaluation, &cfg, &mut rng, &mut printer)?;
+    let evaluation = (!validation.is_empty()).then_some(&validation);
+    let report = train::train(&mut net, &training, evaluation, &cfg, &mut rng, &mut printer)
+        .map_err(super::flag_error)?;
     if let Some(why) = &report.stopped_early {
         say!("stopped after epoch {}: {why}", report.epochs.len());
     }
 
-    let reg = Regulariser { lambda: cfg.lambda, l1: cfg.l1, n: mnist.training.len() };
-    let test = train::evaluate(&net, &mnist.test, &reg, cfg.threads);
-    say!("test cost: {:.4}", test.cost);
-    say!("test accuracy: {:.2}% ({} / {})", 100.0 * test.accuracy(), test.correct, test.total);
+    let reg = Regulariser { lambda: cfg.lambda, l1: cfg.l1, n: training.len() };
+    let result = train::evaluate(&net, &test, &reg, cfg.threads);
+    say!("test cost: {:.4}", result.cost);
+    say!("test accuracy: {:.2}% ({} / {})", 100.0 * result.accuracy(), result.correct, result.total);
 
-    let training = json!({
-        "config": cfg,
-        "init": args.init,
-        "seed": seed,
-        "train_size": mnist.training.len(),
-        "validation_size": mnist.validation.len(),
-        "epochs_run": report.epochs.len(),
-        "stopped_early": report.stopped_early,
-        "test_accuracy": test.accuracy(),
-        "test_cost": test.cost,
-        "nndl_version": env!("CARGO_PKG_VERSION"),
-    });
+    let record = model_io::TrainingRecord {
+        config: cfg.clone(),
+        init: args.init,
+        seed,
+        data: args.data.data.clone(),
+        train_size: training.len(),
+        validation_size: validation.len(),
+        epochs_run: report.epochs.len(),
+        stopped_early: report.stopped_early.clone(),
+        test_accuracy: result.accuracy(),
+        test_cost: result.cost,
+    };
     if let Some(path) = &args.metrics_json {
         let metrics = train::MetricsFile {
-            training: training.clone(),
+            training: record.to_json(),
             epochs: report.epochs.clone(),
             initial_gradient_norms: report.initial_gradient_norms.clone(),
         };
@@ -403,8 +413,46 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         say!("learning curves drawn to {}", path.display());
     }
     if let Some(path) = &args.save {
-        model_io::save(&net, training, path).context("--save")?;
+        model_io::save(&net, &input, record.to_json(), path).context("--save")?;
         say!("model saved to {}", super::shown(path));
     }
     Ok(())
+}
+
+/// The network the flags describe for examples of `input` shape and `classes` classes, with
+/// its cost, checked to fit the data and the memory (training on `train_size` examples, with
+/// `validation_size` more held in memory).
+fn plan(
+    args: &TrainArgs,
+    cfg: &TrainConfig,
+    input: Shape,
+    classes: usize,
+    train_size: usize,
+    validation_size: usize,
+) -> anyhow::Result<(Vec<LayerSpec>, Cost)> {
+    let specs = architecture(args, input, classes)?;
+    let output = specs.last().and_then(|s| s.activation()).unwrap_or(Activation::Sigmoid);
+    let cost = args.cost.unwrap_or(if output == Activation::Softmax {
+        Cost::LogLikelihood
+    } else {
+        Cost::Quadratic
+    });
+    let flag = if args.arch.is_some() { "--arch" } else { "--layers" };
+    Network::check(&specs, cost).context(if args.arch.is_some() { "--arch/--cost" } else { "--cost/--output" })?;
+    let (inputs, outputs) = (specs[0].in_size(), specs[specs.len() - 1].out_size());
+    if inputs != input.size() {
+        bail!("{flag}: the first layer takes {inputs} inputs, but each example has {} ({input}); start with {}", input.size(), input.size());
+    }
+    if outputs != classes {
+        bail!("{flag}: the network gives {outputs} outputs, but there are {classes} classes; end with a layer of {classes}");
+    }
+    let training = train_size.saturating_mul(if args.expand { 5 } else { 1 });
+    let batch = cfg.batch_size.min(training.max(1));
+    let data = (training as u128 + validation_size as u128) * input.size() as u128 * 4;
+    let need = nndl::memory::training_bytes(&specs, batch, cfg.threads, optimizer_states(cfg), train::eval_chunk(&specs))
+        + data;
+    nndl::memory::check(need, &format!("training this network on mini-batches of {batch}"))
+        .map_err(anyhow::Error::msg)
+        .context(flag)?;
+    Ok((specs, cost))
 }

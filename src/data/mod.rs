@@ -87,6 +87,31 @@ pub fn locate_or_download_test(flag: Option<&Path>, progress: bool) -> Result<Pa
 /// (any size: 28×28 is not required, so small synthetic sets work too). The validation set may
 /// be empty.
 pub fn load_mnist(dir: &Path, train_size: usize, validation_size: usize) -> Result<Mnist, DataError> {
+    let check = |labels: &Path, n: usize| check_split(labels, n, train_size, validation_size);
+    let (full, test, train_images) = read_idx(dir, check)?;
+    let bytes = (validation_size * full.input_size()) as u64;
+    let (training, validation) =
+        full.split(train_size, validation_size).map_err(|_| DataError::OutOfMemory {
+            path: train_images.clone(),
+            what: format!("a copy of the {validation_size} validation images"),
+            bytes,
+        })?;
+    Ok(Mnist { training, validation, test })
+}
+
+/// All the training examples (in the file's order) and the test examples of the IDX files in
+/// `dir`, with the classes found in both label files (see [`load_mnist`]).
+pub fn load_idx(dir: &Path) -> Result<(Dataset, Dataset), DataError> {
+    let (train, test, _) = read_idx(dir, |_, _| Ok(()))?;
+    Ok((train, test))
+}
+
+/// Reads the four IDX files; `check` sees the training labels file and its count before the
+/// big read. Returns the training set, the test set and the training images file.
+fn read_idx(
+    dir: &Path,
+    check: impl FnOnce(&Path, usize) -> Result<(), DataError>,
+) -> Result<(Dataset, Dataset, PathBuf), DataError> {
     let limit = max_data_bytes()?;
     let (train_images, train_labels) = (locate(dir, TRAIN_IMAGES)?, locate(dir, TRAIN_LABELS)?);
     let (test_images, test_labels) = (locate(dir, TEST_IMAGES)?, locate(dir, TEST_LABELS)?);
@@ -96,7 +121,7 @@ pub fn load_mnist(dir: &Path, train_size: usize, validation_size: usize) -> Resu
     if labels.is_empty() {
         return Err(DataError::Empty { images: train_images, labels: train_labels, set: "training" });
     }
-    check_split(&train_labels, labels.len(), train_size, validation_size)?;
+    check(&train_labels, labels.len())?;
     let test_values = read_idx_labels_limited(&test_labels, limit)?;
     let (values, classes) = label_classes(dir, [&labels[..], &test_values[..]])?;
     let full = with_labels(
@@ -115,14 +140,7 @@ pub fn load_mnist(dir: &Path, train_size: usize, validation_size: usize) -> Resu
             test_dims: (test.shape.height, test.shape.width),
         });
     }
-    let bytes = (validation_size * full.input_size()) as u64;
-    let (training, validation) =
-        full.split(train_size, validation_size).map_err(|_| DataError::OutOfMemory {
-            path: train_images.clone(),
-            what: format!("a copy of the {validation_size} validation images"),
-            bytes,
-        })?;
-    Ok(Mnist { training, validation, test })
+    Ok((full, test, train_images))
 }
 
 /// Loads only the test set (the t10k files) from `dir`: what `eval` and `plot errors` need.

@@ -65,6 +65,17 @@ impl Shape {
     pub fn is_flat(&self) -> bool {
         self.height == 1 && self.width == 1
     }
+
+    /// What is wrong with the shape as a layer's input, if anything: each side from 1 to
+    /// [`MAX_DIM`], the whole at most [`MAX_ELEMENTS`] (so [`size`](Self::size) cannot overflow).
+    pub fn problem(&self) -> Option<String> {
+        let sides = [self.channels, self.height, self.width];
+        if sides.iter().any(|&n| n == 0 || n > MAX_DIM) {
+            return Some(format!("the shape {}×{}×{} has a side of 0 or above 2³¹", sides[0], sides[1], sides[2]));
+        }
+        let size = sides.iter().map(|&n| n as u128).product::<u128>();
+        (size > MAX_ELEMENTS).then(|| format!("the shape holds {size} numbers, beyond nndl's limit of 2⁴⁰"))
+    }
 }
 
 impl fmt::Display for Shape {
