@@ -23,6 +23,7 @@ pub mod augment;
 pub mod dataset;
 pub mod download;
 pub mod error;
+pub mod folder;
 pub mod idx;
 
 use std::path::{Path, PathBuf};
@@ -34,6 +35,7 @@ pub use download::{
     ensure_present, ensure_present_tuned, ensure_present_with, ensure_test_present, find_file,
 };
 pub use error::DataError;
+pub use folder::{FolderOptions, Split};
 pub use idx::{
     DEFAULT_MAX_DATA_BYTES, max_data_bytes, read_idx_images, read_idx_images_limited, read_idx_labels,
     read_idx_labels_limited,
