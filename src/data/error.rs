@@ -105,6 +105,15 @@ pub enum DataError {
         detail: String,
     },
 
+    /// The data is not of the kind asked for, or does not fit a model.
+    #[error("{}: {why}", path.display())]
+    Format {
+        /// The file or folder.
+        path: PathBuf,
+        /// What is wrong.
+        why: String,
+    },
+
     /// `classes.txt` beside IDX files cannot name the classes.
     #[error("{}: {why}; give one class name per line, line k naming label value k − 1", path.display())]
     Names {
@@ -264,6 +273,279 @@ pub enum DataError {
     Interrupted {
         /// Where the file would have gone (`DIR/NAME.gz`).
         path: PathBuf,
+    },
+
+    /// An image folder is laid out in a way nndl cannot read as a training and a test set:
+    /// e.g. no `train/` and `test/` and no test fraction, `train/` without `test/`, or both
+    /// layouts' options at once.
+    #[error("{}: {problem}; {fix}", one_line(dir.display()))]
+    FolderLayout {
+        /// The data folder (or the class folder at fault).
+        dir: PathBuf,
+        /// What is wrong, e.g. "no train/ and test/ folders in it".
+        problem: String,
+        /// What to do about it.
+        fix: String,
+    },
+
+    /// Fewer than two classes: a class folder, or a label value, for each is needed.
+    #[error(
+        "{}: {} {what} found{}; a classifier needs at least 2 classes — {fix}",
+        one_line(path.display()),
+        classes.len(),
+        if classes.is_empty() { String::new() } else { format!(" ({})", crate::shorten(&classes.join(", "), 80)) }
+    )]
+    TooFewClasses {
+        /// The folder or file.
+        path: PathBuf,
+        /// The classes found (zero or one).
+        classes: Vec<String>,
+        /// What was counted, e.g. "class folders" or "label values in column 'class'".
+        what: String,
+        /// What to do about it.
+        fix: &'static str,
+    },
+
+    /// A class folder holds no image files (`.png`, `.jpg`, `.jpeg`).
+    #[error(
+        "{}: the class folder holds no images (.png, .jpg or .jpeg files); add images to it or remove it",
+        one_line(path.display())
+    )]
+    EmptyClass {
+        /// The class folder.
+        path: PathBuf,
+    },
+
+    /// A class folder in the test set names a class that has no training images.
+    #[error(
+        "{}: the test class '{}' has no training images (no folder {}); add training images for it, or remove it from the test set",
+        one_line(path.display()),
+        crate::shorten(class, 60),
+        one_line(train.display())
+    )]
+    UnknownTestClass {
+        /// The test class folder.
+        path: PathBuf,
+        /// Its name.
+        class: String,
+        /// Where its training images would be.
+        train: PathBuf,
+    },
+
+    /// A class of the data is not one of the model's classes, so it cannot be scored.
+    #[error(
+        "{}: the class '{}' is not one of the model's {} classes ({}); remove its examples, or use a model trained on these classes",
+        one_line(path.display()),
+        crate::shorten(class, 60),
+        known.len(),
+        crate::shorten(&known.join(", "), 80)
+    )]
+    NotAModelClass {
+        /// The class folder or data file.
+        path: PathBuf,
+        /// The class's name.
+        class: String,
+        /// The model's classes.
+        known: Vec<String>,
+    },
+
+    /// An image file cannot be read or decoded (or is not a regular file).
+    #[error("{}: not a readable image ({}); replace it, or remove it from the folder", one_line(path.display()), one_line(why))]
+    BadImage {
+        /// The image file.
+        path: PathBuf,
+        /// What is wrong, e.g. the decoder's complaint or "is a FIFO (named pipe), not a regular file".
+        why: String,
+    },
+
+    /// An image is wider or taller than [`image_io::MAX_SIDE`](crate::image_io::MAX_SIDE):
+    /// refused from its header, before it is decoded.
+    #[error(
+        "{}: the image is {height}x{width} pixels (HxW), larger than the {max}x{max} accepted; scale it down, or remove it from the folder",
+        one_line(path.display())
+    )]
+    ImageTooLarge {
+        /// The image file.
+        path: PathBuf,
+        /// Its height in pixels.
+        height: u32,
+        /// Its width in pixels.
+        width: u32,
+        /// The largest side accepted.
+        max: u32,
+    },
+
+    /// Images of a data set differ in size and no common size was asked for.
+    #[error(
+        "{}: the image is {}x{} pixels (HxW) but {} is {}x{}; give --image-size HxW (e.g. --image-size {}x{}) to resize every image to one size, or make them all one size",
+        one_line(path.display()), size.0, size.1, one_line(first.display()), first_size.0, first_size.1, first_size.0, first_size.1
+    )]
+    ImageSizes {
+        /// The first image of another size.
+        path: PathBuf,
+        /// Its (height, width).
+        size: (usize, usize),
+        /// The first image read, whose size the others must have.
+        first: PathBuf,
+        /// Its (height, width).
+        first_size: (usize, usize),
+    },
+
+    /// A data set would take more memory than [`max_data_bytes`](super::idx::max_data_bytes)
+    /// allows: refused before the allocation.
+    #[error(
+        "{}: {what} would take {bytes} bytes or more, beyond the limit of {limit} bytes on one data set; use less data (or a smaller --image-size), or raise the limit with NNDL_MAX_DATA_BYTES",
+        one_line(path.display())
+    )]
+    TooMuchData {
+        /// The folder or file being read.
+        path: PathBuf,
+        /// What was being read, e.g. "the images up to DIR/train/cat/0999.png".
+        what: String,
+        /// The bytes it would take.
+        bytes: u64,
+        /// The limit in force.
+        limit: u64,
+    },
+
+    /// A test fraction leaves the training or the test part empty.
+    #[error(
+        "{}: {examples} examples are too few to split with a test fraction of {fraction}: the {empty} part would be empty (each class gives round(fraction × its count) to the test part, at least 1 of 2 or more); use more data or another --test-fraction",
+        one_line(path.display())
+    )]
+    SmallSplit {
+        /// The folder or file.
+        path: PathBuf,
+        /// Examples in all.
+        examples: usize,
+        /// The test fraction.
+        fraction: f32,
+        /// "training" or "test".
+        empty: &'static str,
+    },
+
+    /// An option has a value the reader cannot use.
+    #[error("{flag} {value}: {why}")]
+    BadOption {
+        /// The option, e.g. "--test-fraction".
+        flag: &'static str,
+        /// Its value.
+        value: String,
+        /// What is wrong and what to give instead.
+        why: &'static str,
+    },
+
+    /// A CSV file cannot be read as a file (not a regular file, too large).
+    #[error("{}: {}; give the path of a CSV file (a header row, then one row per example)", one_line(path.display()), one_line(why))]
+    CsvFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, e.g. "is a directory, not a regular file".
+        why: String,
+    },
+
+    /// A CSV file has no header, or no rows after it.
+    #[error("{}: {what}; a table needs a header row naming the columns and at least one row of data", one_line(path.display()))]
+    CsvEmpty {
+        /// The file.
+        path: PathBuf,
+        /// "the file is empty" or "the header row has no data rows after it".
+        what: &'static str,
+    },
+
+    /// A CSV file's header cannot be used: duplicate or empty column names, no feature column.
+    #[error("{}: line {line}: {problem}; {fix}", one_line(path.display()))]
+    CsvHeader {
+        /// The file.
+        path: PathBuf,
+        /// The header's line (1-based).
+        line: u64,
+        /// What is wrong.
+        problem: String,
+        /// What to do about it.
+        fix: &'static str,
+    },
+
+    /// The label column asked for is not in the header.
+    #[error(
+        "{}: no column '{}' (the header has {} columns: {}); give --label-column a column name from the header, or a column number from 1 to {}",
+        one_line(path.display()),
+        crate::shorten(column, 60),
+        columns.len(),
+        crate::shorten(&columns.join(", "), 120),
+        columns.len()
+    )]
+    CsvNoColumn {
+        /// The file.
+        path: PathBuf,
+        /// The column asked for.
+        column: String,
+        /// The header's names.
+        columns: Vec<String>,
+    },
+
+    /// Columns a model was trained on are missing from a CSV of rows to predict.
+    #[error(
+        "{}: no column '{}'{}; the rows to predict need a column for each feature the model was trained on, named as in its training data ({})",
+        one_line(path.display()),
+        crate::shorten(&missing[0], 60),
+        if missing.len() > 1 { format!(" (nor {} more of the model's features)", missing.len() - 1) } else { String::new() },
+        crate::shorten(&needed.join(", "), 120)
+    )]
+    CsvMissingColumns {
+        /// The file.
+        path: PathBuf,
+        /// The features not found (at least one).
+        missing: Vec<String>,
+        /// Every feature the model needs.
+        needed: Vec<String>,
+    },
+
+    /// A CSV row has another number of fields than the header.
+    #[error(
+        "{}: line {line} has {found} fields but the header has {expected}; give every row one value per column (quote a value that holds a comma)",
+        one_line(path.display())
+    )]
+    CsvRagged {
+        /// The file.
+        path: PathBuf,
+        /// The row's line (1-based, as an editor shows it).
+        line: u64,
+        /// Fields in the row.
+        found: usize,
+        /// Columns in the header.
+        expected: usize,
+    },
+
+    /// A CSV cell cannot be used: a feature that is not a finite number, or an empty label.
+    #[error(
+        "{}: line {line}, column '{}': '{}' is {why}; fix the cell, or remove the row",
+        one_line(path.display()),
+        crate::shorten(column, 60),
+        crate::shorten(value, 40)
+    )]
+    CsvCell {
+        /// The file.
+        path: PathBuf,
+        /// The row's line (1-based, as an editor shows it).
+        line: u64,
+        /// The column's name.
+        column: String,
+        /// The cell as written (trimmed).
+        value: String,
+        /// What is wrong, e.g. "not a number", "not a finite number".
+        why: &'static str,
+    },
+
+    /// The CSV text itself cannot be parsed (e.g. bytes that are not UTF-8).
+    #[error("{}: line {line}: {why}; save the table as comma-separated UTF-8 text", one_line(path.display()))]
+    CsvSyntax {
+        /// The file.
+        path: PathBuf,
+        /// The line (1-based) where the problem is.
+        line: u64,
+        /// What is wrong.
+        why: String,
     },
 }
 

@@ -24,7 +24,10 @@ pub mod dataset;
 pub mod download;
 pub mod error;
 pub mod examples;
+pub mod folder;
 pub mod idx;
+pub mod source;
+pub mod table;
 
 use std::path::{Path, PathBuf};
 
@@ -36,10 +39,12 @@ pub use download::{
 };
 pub use error::DataError;
 pub use examples::Examples;
+pub use folder::{FolderOptions, Split};
 pub use idx::{
     DEFAULT_MAX_DATA_BYTES, max_data_bytes, read_idx_images, read_idx_images_limited, read_idx_labels,
     read_idx_labels_limited,
 };
+pub use table::{CsvOptions, Standardize, TableInfo, load_csv, read_rows};
 
 /// The book's training-set size (the first 50,000 of the 60,000 training images).
 pub const DEFAULT_TRAIN_SIZE: usize = 50_000;

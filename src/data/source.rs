@@ -173,7 +173,8 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded, DataError> {
 /// data was (same image size and channels, same test split, same standardisation) and
 /// labelled by its classes. Reads only what the test set needs where the format allows.
 pub fn load_test(path: &Path, input: &InputInfo) -> Result<Dataset, DataError> {
-    let not_a_class = |class: String| DataError::NotAModelClass { path: path.to_path_buf(), class };
+    let not_a_class =
+        |class: String| DataError::NotAModelClass { path: path.to_path_buf(), class, known: input.classes.clone() };
     match input.format {
         Format::Idx => super::load_test(path)?.relabel(&input.classes).map_err(not_a_class),
         Format::Images => {
