@@ -17,7 +17,6 @@
 
 mod common;
 
-use ndarray::{Array1, Array2};
 use nndl::data::Dataset;
 
 /// The ten digits.
@@ -45,8 +44,8 @@ fn main() {
     println!("average darkness: {darkness} of {} right", test.len());
     println!("average darkness accuracy: {:.2}%", percent(darkness, test.len()));
 
-    let (mut linear, eta) = train_linear(&mnist.training, epochs, opts.seed);
-    let linear_right = train::evaluate(&mut linear, test, &Default::default()).correct;
+    let (linear, eta) = train_linear(&mnist.training, epochs, opts.seed);
+    let linear_right = train::evaluate(&linear, test, &Default::default(), 1).correct;
     println!("linear classifier: [784,10] softmax, η = {eta}, m = 100, λ = 5.0, {epochs} epochs");
     println!("linear classifier: {linear_right} of {} right", test.len());
     println!("linear classifier accuracy: {:.2}%", percent(linear_right, test.len()));
@@ -59,7 +58,7 @@ fn main() {
     let weights_path = opts.out.join("baselines_weights.png");
     let title = "Linear classifier weights (red +, blue −)";
     common::check(
-        plot::image_grid(&weights_path, title, &weight_tiles(&mut linear), 5, Shading::Signed),
+        plot::image_grid(&weights_path, title, &weight_tiles(&linear), 5, Shading::Signed),
         "drawing the weights",
     );
     common::wrote(&weights_path);
@@ -128,7 +127,7 @@ fn train_linear(training: &Dataset, epochs: usize, seed: u64) -> (Network, f32) 
     let eta = 0.1;
     let pixels = training.input_size();
     let layer =
-        Dense::from_parameters(Array2::zeros((CLASSES, pixels)), Array1::zeros(CLASSES), Activation::Softmax);
+        Dense::from_parameters(pixels, &vec![0.0; CLASSES * pixels], &[0.0; CLASSES], Activation::Softmax);
     let mut net = Network::from_layers(vec![Box::new(layer)], Cost::LogLikelihood);
     let mut rng = nndl::seeded_rng(seed);
     // Mini-batches of 100 and L2 regularisation (λ = 5.0, as in chapter 3) leave smoother
@@ -168,20 +167,22 @@ fn mean_image_tiles(training: &Dataset, means: &[f64; CLASSES]) -> Vec<Tile> {
 
 /// Row j of the linear classifier's weights (`[10, 784]`) as a 28×28 picture: the pixels that
 /// speak for digit j in red, against it in blue.
-fn weight_tiles(net: &mut Network) -> Vec<Tile> {
+fn weight_tiles(net: &Network) -> Vec<Tile> {
     let mut tiles = Vec::new();
-    net.visit_params(&mut |p| {
-        if p.name == "weights" {
-            for (digit, row) in p.value.outer_iter().enumerate() {
-                tiles.push(Tile {
-                    values: row.iter().copied().collect(),
-                    width: 28,
-                    height: 28,
-                    caption: format!("{digit}"),
-                });
+    for layer in &net.layers {
+        for (value, info) in layer.params().iter().zip(layer.spec().params()) {
+            if info.name == "weights" {
+                for (digit, row) in value.chunks_exact(info.shape[1]).enumerate() {
+                    tiles.push(Tile {
+                        values: row.to_vec(),
+                        width: 28,
+                        height: 28,
+                        caption: format!("{digit}"),
+                    });
+                }
             }
         }
-    });
+    }
     tiles
 }
 

@@ -14,7 +14,7 @@
 
 mod common;
 
-use ndarray::{Array1, Array2, Axis, s};
+use ndarray::{Array2, Axis, s};
 use nndl::data::Dataset;
 
 /// The ten digits.
@@ -41,20 +41,20 @@ fn main() {
     let (train_size, epochs) = if opts.quick { (20_000, 10) } else { (50_000, 30) };
     let mnist = opts.mnist(train_size, 0);
 
-    let mut net = train_chapter1_net(&mnist.training, epochs, opts.seed);
-    let ten_right = train::evaluate(&mut net, &mnist.test, &Default::default()).correct;
+    let net = train_chapter1_net(&mnist.training, epochs, opts.seed);
+    let ten_right = train::evaluate(&net, &mnist.test, &Default::default(), 1).correct;
     println!("[784,30,10], quadratic cost, η = 3.0, {epochs} epochs on {train_size} images");
     println!("ten-output accuracy: {:.2}%", percent(ten_right, mnist.test.len()));
 
     let layer = binary_layer();
     println!("weights of the binary layer (rows: the bits of 8, 4, 2, 1; columns: digits 0-9), biases 0:");
-    for row in layer.weights.rows() {
+    for row in layer.weights().rows() {
         let cells: Vec<String> = row.iter().map(|w| format!("{w:+4}")).collect();
         println!("  [{}]", cells.join(" "));
     }
-    let mut net = stack(net, layer);
+    let net = stack(net, layer);
 
-    let out = run_test_set(&mut net, &mnist.test);
+    let out = run_test_set(&net, &mnist.test);
     let total = mnist.test.len();
     for (i, right) in out.bit_right(&mnist.test.labels).iter().enumerate() {
         println!("bit of {} right: {:.2}%", 8 >> i, percent(*right, total));
@@ -104,7 +104,12 @@ fn binary_layer() -> Dense {
         let place = BITS - 1 - i; // neuron 0 is the bit of 8
         if (digit >> place) & 1 == 1 { W } else { -W }
     });
-    Dense::from_parameters(weights, Array1::zeros(BITS), Activation::Sigmoid)
+    Dense::from_parameters(
+        CLASSES,
+        weights.as_slice().expect("standard layout"),
+        &[0.0; BITS],
+        Activation::Sigmoid,
+    )
 }
 
 /// What the extended network ([784,30,10,4]) did with each test image.
@@ -153,17 +158,18 @@ fn stack(trained: Network, layer: Dense) -> Network {
 
 /// Runs the test images through the network a thousand at a time, reading both the ten old
 /// outputs (layer 2's activations) and the four new ones.
-fn run_test_set(net: &mut Network, test: &Dataset) -> Outputs {
+fn run_test_set(net: &Network, test: &Dataset) -> Outputs {
     let mut out = Outputs { codes: Vec::new(), argmaxes: Vec::new(), clean: 0 };
     let chunk = 1_000;
     let mut x = Array2::zeros((chunk, test.input_size()));
     let mut y = Array2::zeros((chunk, CLASSES));
+    let mut ws = net.workspace(0);
     for start in (0..test.len()).step_by(chunk) {
         let k = chunk.min(test.len() - start);
         let (xs, ys) = (x.as_slice_mut().unwrap(), y.as_slice_mut().unwrap());
         test.fill_range(start..start + k, &mut xs[..k * test.input_size()], &mut ys[..k * CLASSES]);
-        let bits = net.feedforward(x.slice(s![..k, ..]), false).to_owned();
-        let ten = net.layers[1].output();
+        let bits = net.feedforward(&mut ws, x.slice(s![..k, ..]), false).to_owned();
+        let ten = net.layers[1].output(ws.work(1));
         for (old, new) in ten.axis_iter(Axis(0)).zip(bits.axis_iter(Axis(0))) {
             out.argmaxes.push(argmax(old.iter().copied()));
             out.codes.push(new.iter().fold(0, |code, &a| 2 * code + usize::from(a > 0.5)));
@@ -205,7 +211,7 @@ fn docs(out: &Outputs, labels: &[u32], ten_right: usize, epochs: usize, train_si
     let total = labels.len();
     let mut weights = String::from("| bit | 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | bias |\n");
     weights += "| --- |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
-    for (i, row) in binary_layer().weights.rows().into_iter().enumerate() {
+    for (i, row) in binary_layer().weights().rows().into_iter().enumerate() {
         let cells: Vec<String> = row.iter().map(|w| format!("{w:+}")).collect();
         weights += &format!("| {} | {} | 0 |\n", 8 >> i, cells.join(" | "));
     }

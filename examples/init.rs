@@ -76,7 +76,7 @@ fn run(mnist: &nndl::data::Mnist, init: Init, epochs: usize, seed: u64) -> Run {
         train::train(&mut net, &mnist.training, Some(&mnist.validation), &cfg, &mut rng, &mut train::Silent),
         &format!("training with {init} initial weights"),
     );
-    let test = train::evaluate(&mut net, &mnist.test, &Default::default());
+    let test = train::evaluate(&net, &mnist.test, &Default::default(), 1);
     Run {
         init,
         validation_accuracy: report

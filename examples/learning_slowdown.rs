@@ -16,9 +16,8 @@ mod common;
 
 use ndarray::array;
 use nndl::cost::Cost;
-use nndl::layers::{Dense, Layer};
+use nndl::layers::{Dense, FusedStep, Layer};
 use nndl::network::Network;
-use nndl::optim::SgdStep;
 use nndl::plot::{self, Chart, Series};
 
 /// The neuron's only input and the output it should learn to give.
@@ -175,16 +174,16 @@ fn print_table(runs: &[Run]) {
 /// Returns the largest difference from the hand-written run's costs over the plotted epochs.
 fn library_agreement(run: &Run) -> f64 {
     let (w, b) = run.start;
-    let neuron =
-        Dense::from_parameters(array![[w as f32]], array![b as f32], nndl::activation::Activation::Sigmoid);
+    let neuron = Dense::from_parameters(1, &[w as f32], &[b as f32], nndl::activation::Activation::Sigmoid);
     let mut net = Network::from_layers(vec![Box::new(neuron) as Box<dyn Layer>], run.cost);
     let (x, y) = (array![[X as f32]], array![[Y as f32]]);
-    let step = SgdStep { rate: ETA as f32, decay: 1.0 };
+    let step = FusedStep { rate: ETA as f32, decay: 1.0 };
+    let mut ws = net.workspace(0);
     let mut worst: f64 = 0.0;
     for epoch in 0..=EPOCHS {
-        let cost = run.cost.total(net.feedforward(x.view(), false), y.view());
+        let cost = run.cost.total(net.feedforward(&mut ws, x.view(), false), y.view());
         worst = worst.max((cost - run.costs[epoch]).abs());
-        net.train_step(x.view(), y.view(), &step);
+        net.train_step(&mut ws, x.view(), y.view(), &step);
     }
     worst
 }

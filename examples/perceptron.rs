@@ -53,13 +53,14 @@ fn main() {
 
 /// One neuron with two inputs, weights `w` and bias `b`: a `[batch, 2] -> [batch, 1]` layer.
 fn neuron(w: [f32; 2], b: f32, activation: Activation) -> Dense {
-    Dense::from_parameters(array![[w[0], w[1]]], array![b], activation)
+    Dense::from_parameters(2, &w, &[b], activation)
 }
 
 /// The neuron's output for each row of `inputs` (`[batch, 2]`).
-fn outputs(neuron: &mut Dense, inputs: &Array2<f32>) -> Vec<f32> {
-    neuron.forward(inputs.view(), false);
-    neuron.output().column(0).to_vec()
+fn outputs(neuron: &Dense, inputs: &Array2<f32>) -> Vec<f32> {
+    let mut work = neuron.work(0);
+    neuron.forward(&mut work, inputs.view(), false);
+    neuron.output(&work).column(0).to_vec()
 }
 
 /// The four inputs of a truth table as a `[4, 2]` batch.
@@ -73,8 +74,8 @@ fn truth_table_inputs() -> Array2<f32> {
 /// The NAND perceptron on all four inputs at once; prints `NAND x1 x2 -> out` and stops the run
 /// if any row is not NAND.
 fn nand_truth_table() -> Vec<u8> {
-    let mut perceptron = neuron(NAND_WEIGHTS, NAND_BIAS, Activation::Step);
-    let out: Vec<u8> = outputs(&mut perceptron, &truth_table_inputs()).iter().map(|&a| a as u8).collect();
+    let perceptron = neuron(NAND_WEIGHTS, NAND_BIAS, Activation::Step);
+    let out: Vec<u8> = outputs(&perceptron, &truth_table_inputs()).iter().map(|&a| a as u8).collect();
     println!("A perceptron with weights (-2, -2) and bias 3 (chapter 1):");
     for (&(x1, x2), &o) in INPUTS.iter().zip(&out) {
         println!("NAND {x1} {x2} -> {o}");
@@ -99,7 +100,7 @@ impl Nand {
     /// The perceptron's output for the single input (x1, x2).
     fn gate(&mut self, x1: u8, x2: u8) -> u8 {
         let input = array![[x1 as f32, x2 as f32]];
-        outputs(&mut self.perceptron, &input)[0] as u8
+        outputs(&self.perceptron, &input)[0] as u8
     }
 }
 
@@ -156,14 +157,14 @@ fn scaled_adders_agree(reference: &[(u8, u8)]) -> Vec<(f32, bool)> {
 /// four inputs. Returns, per c, the outputs and the largest gap from the perceptron's.
 fn sigmoid_gaps() -> Vec<(f32, Vec<f32>, f32)> {
     let inputs = truth_table_inputs();
-    let perceptron = outputs(&mut neuron(NAND_WEIGHTS, NAND_BIAS, Activation::Step), &inputs);
+    let perceptron = outputs(&neuron(NAND_WEIGHTS, NAND_BIAS, Activation::Step), &inputs);
     println!("\nExercise, part II: the NAND neuron as a sigmoid neuron, weights and bias times c");
     println!("(outputs for inputs 00, 01, 10, 11; the perceptron gives 1 1 1 0):");
     SCALES
         .iter()
         .map(|&c| {
-            let mut sigmoid = neuron(NAND_WEIGHTS.map(|w| c * w), c * NAND_BIAS, Activation::Sigmoid);
-            let out = outputs(&mut sigmoid, &inputs);
+            let sigmoid = neuron(NAND_WEIGHTS.map(|w| c * w), c * NAND_BIAS, Activation::Sigmoid);
+            let out = outputs(&sigmoid, &inputs);
             let gap = out.iter().zip(&perceptron).map(|(s, p)| (s - p).abs()).fold(0.0, f32::max);
             let shown: Vec<String> = out.iter().map(|a| format!("{a:.5}")).collect();
             println!("SIGMOID c={c} outputs {} max_gap {gap:.3e}", shown.join(" "));
@@ -176,9 +177,9 @@ fn sigmoid_gaps() -> Vec<(f32, Vec<f32>, f32)> {
 /// (1, 0)). The perceptron says 0; the sigmoid neuron says σ(c·0) = ½ whatever c is.
 fn sigmoid_at_zero_weighted_input() -> f32 {
     let input = array![[1.0f32, 0.0]];
-    let perceptron = outputs(&mut neuron(NAND_WEIGHTS, 2.0, Activation::Step), &input)[0];
+    let perceptron = outputs(&neuron(NAND_WEIGHTS, 2.0, Activation::Step), &input)[0];
     let c = 1000.0;
-    let sigmoid = outputs(&mut neuron(NAND_WEIGHTS.map(|w| c * w), c * 2.0, Activation::Sigmoid), &input)[0];
+    let sigmoid = outputs(&neuron(NAND_WEIGHTS.map(|w| c * w), c * 2.0, Activation::Sigmoid), &input)[0];
     println!(
         "\nWhere w·x + b = 0 (weights (-2, -2), bias 2, input (1, 0)), the perceptron gives \
          {perceptron} but the sigmoid neuron gives {sigmoid} even with c = {c}:"
@@ -195,10 +196,11 @@ fn z_grid(points: usize, span: f32) -> Vec<f32> {
 /// One neuron with a single input of weight `c` and bias 0 (a `[batch, 1] -> [batch, 1]` layer),
 /// fed z itself: its outputs are σ(c·z), or the step of z.
 fn curve(label: &str, zs: &[f32], c: f32, activation: Activation) -> Series {
-    let mut layer = Dense::from_parameters(array![[c]], array![0.0], activation);
+    let layer = Dense::from_parameters(1, &[c], &[0.0], activation);
     let input = Array2::from_shape_vec((zs.len(), 1), zs.to_vec()).expect("one z per row");
-    layer.forward(input.view(), false);
-    let points = zs.iter().zip(layer.output().column(0)).map(|(&z, &a)| (z as f64, a as f64)).collect();
+    let mut work = layer.work(0);
+    layer.forward(&mut work, input.view(), false);
+    let points = zs.iter().zip(layer.output(&work).column(0)).map(|(&z, &a)| (z as f64, a as f64)).collect();
     Series::new(label, points)
 }
 

@@ -117,8 +117,8 @@ fn network(sizes: &[usize], hidden: Activation, seed: u64) -> Network {
 
 /// ‖δ^l‖ of each hidden layer of an untrained sigmoid net of `sizes`.
 fn initial_norms(sizes: &[usize], images: &Dataset, seed: u64) -> Vec<f64> {
-    let mut net = network(sizes, Activation::Sigmoid, seed);
-    let mut norms = train::gradient_norms(&mut net, images, IMAGES);
+    let net = network(sizes, Activation::Sigmoid, seed);
+    let mut norms = train::gradient_norms(&net, images, IMAGES);
     norms.pop(); // the output layer's
     norms
 }

@@ -180,7 +180,7 @@ fn bad_models_and_images_are_named() {
     // A valid model, but not for 28×28 digits.
     let small = dir.path().join("small.safetensors");
     let mut rng = nndl::seeded_rng(1);
-    let mut net = nndl::network::Network::dense(
+    let net = nndl::network::Network::dense(
         &[5, 3, 2],
         nndl::activation::Activation::Sigmoid,
         nndl::activation::Activation::Sigmoid,
@@ -189,7 +189,7 @@ fn bad_models_and_images_are_named() {
         &mut rng,
     )
     .unwrap();
-    nndl::model_io::save(&mut net, serde_json::Value::Null, &small).unwrap();
+    nndl::model_io::save(&net, serde_json::Value::Null, &small).unwrap();
     assert_clean_error(&nndl(&["eval", s(&small)]), &["small.safetensors", "784"]);
 
     // A good model with a file that is not a PNG.

@@ -28,7 +28,7 @@ fn a_small_conv_net_beats_the_mlp_in_the_same_time() {
         let started = Instant::now();
         train(&mut net, &data.training, None, &cfg, &mut rng, &mut Silent).unwrap();
         let seconds = started.elapsed().as_secs_f64();
-        (evaluate(&mut net, &data.test, &Regulariser::default()).accuracy(), seconds)
+        (evaluate(&net, &data.test, &Regulariser::default(), 1).accuracy(), seconds)
     };
     let (mlp, mlp_s) = run(
         "dense 30 sigmoid; dense 10 sigmoid",

@@ -20,25 +20,28 @@ use rand_distr::{Distribution, StandardNormal};
 /// |w| has a kink at 0 where a central difference straddling it is not the derivative:
 /// move regularised weights that close to 0 out of the difference's reach.
 fn away_from_zero(net: &mut Network) {
-    net.visit_params(&mut |mut p| {
-        if p.regularised {
-            p.value.map_inplace(|w| {
+    let regularised = net.regularised();
+    for (p, r) in net.params_mut().zip(regularised) {
+        if r {
+            p.iter_mut().for_each(|w| {
                 if w.abs() < 4.0 * EPS {
                     *w = 4.0 * EPS * w.signum();
                 }
             })
         }
-    });
+    }
 }
 
 /// ReLU's derivative jumps at z = 0; a difference whose nudge carries some z across 0
 /// measures the jump, not the gradient. True when every ReLU's |z| is well clear of 0.
-fn clear_of_kinks(net: &mut Network, x: &Array2<f32>) -> bool {
-    net.feedforward(x.view(), false);
+fn clear_of_kinks(net: &Network, x: &Array2<f32>) -> bool {
+    let mut ws = net.workspace(0);
+    net.feedforward(&mut ws, x.view(), false);
     net.layers
         .iter()
-        .filter(|l| l.activation() == Some(Activation::Relu))
-        .all(|l| l.weighted_input().iter().all(|z| z.abs() > 0.1))
+        .enumerate()
+        .filter(|(_, l)| l.activation() == Some(Activation::Relu))
+        .all(|(i, l)| l.weighted_input(ws.work(i)).iter().all(|z| z.abs() > 0.1))
 }
 
 fn outputs_for(cost: Cost) -> &'static [Activation] {
@@ -81,7 +84,7 @@ fn run(cost: Cost) {
                             });
                             (net, x)
                         })
-                        .find(|(net, x)| clear_of_kinks(&mut net.clone(), x))
+                        .find(|(net, x)| clear_of_kinks(net, x))
                         .expect("a draw clear of ReLU kinks");
                     if l1 > 0.0 {
                         away_from_zero(&mut net);
@@ -91,7 +94,8 @@ fn run(cost: Cost) {
                         y[[r, rng.random_range(0..classes)]] = 1.0;
                     }
                     let reg = Regulariser { lambda, l1, n: 20 };
-                    let err = check(&mut net, &x, &y, &reg);
+                    let mut ws = net.workspace(0);
+                    let err = check(&mut net, &mut ws, &x, &y, &reg);
                     checked += 1;
                     if err.is_nan() || err >= BOUND {
                         failures.push(format!(
@@ -142,15 +146,15 @@ fn wrong_gradients_are_caught() {
     let x = Array2::from_shape_simple_fn((2, 4), || StandardNormal.sample(&mut rng));
     let y = ndarray::array![[1.0f32, 0.0], [0.0, 1.0]];
     let reg = Regulariser { lambda: 3.0, l1: 0.0, n: 20 };
-    assert!(check(&mut net, &x, &y, &reg) < BOUND);
+    let mut ws = net.workspace(0);
+    assert!(check(&mut net, &mut ws, &x, &y, &reg) < BOUND);
     // 5% too large in one tensor (the output biases)
-    assert!(check_tampered(&mut net, &x, &y, &reg, |g| g[3].mapv_inplace(|v| v * 1.05)) > BOUND);
+    let too_large = |g: &mut [Vec<f32>]| g[3].iter_mut().for_each(|v| *v *= 1.05);
+    assert!(check_tampered(&mut net, &mut ws, &x, &y, &reg, too_large) > BOUND);
     // the L2 term's derivative (λ/n) w forgotten in the first layer's weights
-    let weights = net.layers[0].clone();
-    let mut w0 = Vec::new();
-    let mut first = weights;
-    first.visit_params(&mut |p| w0.push(p.value.to_owned()));
-    let forgot_l2 =
-        check_tampered(&mut net, &x, &y, &reg, |g| g[0] -= &w0[0].mapv(|w| reg.lambda / reg.n as f32 * w));
+    let w0: Vec<f32> = net.layers[0].params()[0].to_vec();
+    let forgot_l2 = check_tampered(&mut net, &mut ws, &x, &y, &reg, |g| {
+        g[0].iter_mut().zip(&w0).for_each(|(g, w)| *g -= reg.lambda / reg.n as f32 * w)
+    });
     assert!(forgot_l2 > BOUND, "{forgot_l2}");
 }

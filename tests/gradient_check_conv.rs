@@ -28,29 +28,33 @@ fn check_arch(arch: &str, shape: Shape, seed: u64) -> f64 {
                 let mut net = Network::new(&specs, Cost::LogLikelihood, Init::Scaled, &mut rng).unwrap();
                 if l1 > 0.0 {
                     // |w| has a kink at 0 too: keep the weights out of a nudge's reach of it.
-                    net.visit_params(&mut |mut p| {
-                        if p.regularised {
-                            p.value.mapv_inplace(
-                                |w| if w.abs() < 4.0 * EPS { 4.0 * EPS * w.signum() } else { w },
-                            )
+                    let regularised = net.regularised();
+                    for (p, r) in net.params_mut().zip(regularised) {
+                        if r {
+                            p.iter_mut().for_each(|w| {
+                                if w.abs() < 4.0 * EPS {
+                                    *w = 4.0 * EPS * w.signum()
+                                }
+                            })
                         }
-                    });
+                    }
                 }
                 let x = Array2::from_shape_simple_fn((m, shape.size()), || StandardNormal.sample(&mut rng));
                 (net, x)
             })
             .find(|(net, x)| {
-                let mut net = net.clone();
-                net.feedforward(x.view(), true);
-                net.layers.iter().all(|l| {
+                let mut ws = net.workspace(0);
+                net.feedforward(&mut ws, x.view(), true);
+                net.layers.iter().enumerate().all(|(i, l)| {
                     l.activation() != Some(Activation::Relu)
-                        || l.weighted_input().iter().all(|z| z.abs() > 0.03)
+                        || l.weighted_input(ws.work(i)).iter().all(|z| z.abs() > 0.03)
                 })
             })
             .unwrap_or_else(|| panic!("{arch}: no draw clear of ReLU kinks"));
         // Draw the dropout masks once, then keep them for backprop and every difference.
-        net.feedforward(x.view(), true);
-        net.layers.iter_mut().for_each(|l| l.freeze_randomness(true));
+        let mut ws = net.workspace(0);
+        net.feedforward(&mut ws, x.view(), true);
+        net.freeze_randomness(&mut ws, true);
         let mut y = Array2::zeros((m, classes));
         for r in 0..m {
             y[[r, rng.random_range(0..classes)]] = 1.0;
@@ -58,7 +62,7 @@ fn check_arch(arch: &str, shape: Shape, seed: u64) -> f64 {
         if std::env::var("GC_DEBUG").is_ok() {
             eprintln!("checking {arch} λ {lambda} λ₁ {l1}");
         }
-        let err = check(&mut net, &x, &y, &Regulariser { lambda, l1, n: 10 });
+        let err = check(&mut net, &mut ws, &x, &y, &Regulariser { lambda, l1, n: 10 });
         worst = worst.max(err);
     }
     worst
@@ -127,14 +131,15 @@ fn a_whole_conv_net() {
 fn dropout_drops_only_while_training() {
     let mut rng = nndl::seeded_rng(9);
     let spec = LayerSpec::Dropout { input: Shape::flat(1000), p: 0.3 };
-    let mut layer = spec.build(Init::Scaled, &mut rng);
+    let layer = spec.build(Init::Scaled, &mut rng);
+    let mut work = layer.work(0);
     let x = Array2::<f32>::ones((4, 1000));
-    layer.forward(x.view(), true);
-    let zeros = layer.output().iter().filter(|&&v| v == 0.0).count() as f64 / 4000.0;
+    layer.forward(&mut work, x.view(), true);
+    let zeros = layer.output(&work).iter().filter(|&&v| v == 0.0).count() as f64 / 4000.0;
     assert!((zeros - 0.3).abs() < 0.03, "{zeros}");
-    assert!(layer.output().iter().all(|&v| v == 0.0 || (v - 1.0 / 0.7).abs() < 1e-6));
-    layer.forward(x.view(), false);
-    assert!(layer.output().iter().all(|&v| v == 1.0));
+    assert!(layer.output(&work).iter().all(|&v| v == 0.0 || (v - 1.0 / 0.7).abs() < 1e-6));
+    layer.forward(&mut work, x.view(), false);
+    assert!(layer.output(&work).iter().all(|&v| v == 1.0));
 }
 
 #[test]
@@ -142,15 +147,16 @@ fn conv_output_matches_a_direct_convolution() {
     // One 3×3 filter over a 2-channel 5×5 input, stride 2, same padding, against the definition.
     let spec = parse_arch("conv 1 3x3 stride 2 same identity", Shape::new(2, 5, 5)).unwrap();
     let mut rng = nndl::seeded_rng(4);
-    let mut layer = spec[0].build(Init::Scaled, &mut rng);
+    let layer = spec[0].build(Init::Scaled, &mut rng);
     let x = Array2::from_shape_fn((1, 50), |(_, i)| (i as f32 * 0.37).sin());
     let mut w = Vec::new();
     let mut b = 0.0;
-    layer.visit_params(&mut |p| {
-        if p.name == "weights" { w = p.value.iter().copied().collect() } else { b = p.value[[0]] }
-    });
-    layer.forward(x.view(), false);
-    let out = layer.output();
+    for (p, info) in layer.params().iter().zip(spec[0].params()) {
+        if info.name == "weights" { w = p.to_vec() } else { b = p[0] }
+    }
+    let mut work = layer.work(0);
+    layer.forward(&mut work, x.view(), false);
+    let out = layer.output(&work);
     assert_eq!(out.ncols(), 9); // 3×3
     for oy in 0..3 {
         for ox in 0..3 {
@@ -178,25 +184,27 @@ fn pooling_before_activating_computes_the_same_function() {
     for act in ["sigmoid", "tanh", "relu"] {
         let arch = format!("conv 3 3x3 {act}; maxpool 2; conv 2 2x2 {act}; maxpool 2 stride 1; softmax 3");
         let specs = parse_arch(&arch, Shape::new(1, 8, 8)).unwrap();
-        let mut net =
-            Network::new(&specs, Cost::LogLikelihood, Init::Scaled, &mut nndl::seeded_rng(5)).unwrap();
+        let net = Network::new(&specs, Cost::LogLikelihood, Init::Scaled, &mut nndl::seeded_rng(5)).unwrap();
         // The same parameters, as separate layers that each apply their own activation.
         let mut rng = nndl::seeded_rng(5);
-        let mut layers: Vec<_> = specs.iter().map(|s| s.build(Init::Scaled, &mut rng)).collect();
+        let layers: Vec<_> = specs.iter().map(|s| s.build(Init::Scaled, &mut rng)).collect();
         let mut rng = nndl::seeded_rng(6);
         let x = Array2::from_shape_simple_fn((4, 64), || StandardNormal.sample(&mut rng));
         let mut a = x.clone();
-        for layer in &mut layers {
-            layer.forward(a.view(), false);
-            a = layer.output().to_owned();
+        for layer in &layers {
+            let mut work = layer.work(0);
+            layer.forward(&mut work, a.view(), false);
+            a = layer.output(&work).to_owned();
         }
-        let fused = net.feedforward(x.view(), false);
+        let mut ws = net.workspace(0);
+        let fused = net.feedforward(&mut ws, x.view(), false);
         let diff = (&fused - &a).iter().fold(0.0f32, |m, d| m.max(d.abs()));
         assert!(diff < 1e-6, "{arch}: {diff}");
         // The pooling layers took the activations over: their weighted inputs are the pooled z
         // (for ReLU they equal the output wherever the maxima are positive).
         if act != "relu" {
-            assert_ne!(net.layers[1].weighted_input(), net.layers[1].output(), "{arch}");
+            let pool = &net.layers[1];
+            assert_ne!(pool.weighted_input(ws.work(1)), pool.output(ws.work(1)), "{arch}");
         }
     }
 }

@@ -30,7 +30,8 @@ fn check_arch(arch: &str, steps: usize, features: usize, init: Init, scale: f32,
         for r in 0..m {
             y[[r, rng.random_range(0..classes)]] = 1.0;
         }
-        worst = worst.max(check(&mut net, &x, &y, &Regulariser { lambda, l1: 0.0, n: 10 }));
+        let mut ws = net.workspace(0);
+        worst = worst.max(check(&mut net, &mut ws, &x, &y, &Regulariser { lambda, l1: 0.0, n: 10 }));
     }
     worst
 }

@@ -11,7 +11,7 @@ use ndarray::Array2;
 use nndl::cost::Cost;
 use nndl::layers::{Init, Shape, parse_arch};
 use nndl::network::Network;
-use nndl::optim::{Regulariser, Rule, Sgd};
+use nndl::optim::{Optimizer, Regulariser, Rule};
 use nndl::train::argmax;
 use rand::seq::SliceRandom;
 
@@ -39,8 +39,9 @@ fn parity_data() -> (Set, Set) {
     (make(&all[..half]), make(&all[half..]))
 }
 
-fn accuracy(net: &mut Network, x: &Array2<f32>, y: &Array2<f32>) -> f64 {
-    let out = net.feedforward(x.view(), false);
+fn accuracy(net: &Network, x: &Array2<f32>, y: &Array2<f32>) -> f64 {
+    let mut ws = net.workspace(0);
+    let out = net.feedforward(&mut ws, x.view(), false);
     let right = out
         .rows()
         .into_iter()
@@ -57,17 +58,18 @@ fn train(arch: &str, input: Shape, epochs: usize) -> (f64, usize) {
     let specs = parse_arch(arch, input).unwrap();
     let mut rng = nndl::seeded_rng(1);
     let mut net = Network::new(&specs, Cost::LogLikelihood, Init::Scaled, &mut rng).unwrap();
-    let mut sgd = Sgd::new(0.01, 0.0, Regulariser::default()).with_rule(Rule::ADAM, Some(5.0));
+    let mut sgd = Optimizer::new(0.01, 0.0, Regulariser::default()).with_rule(Rule::ADAM, Some(5.0));
+    let mut ws = net.workspace(0);
     let mut order: Vec<usize> = (0..x.nrows()).collect();
     for _ in 0..epochs {
         order.shuffle(&mut rng);
         for batch in order.chunks(16) {
             let xb = x.select(ndarray::Axis(0), batch);
             let yb = y.select(ndarray::Axis(0), batch);
-            sgd.train_batch(&mut net, xb.view(), yb.view());
+            sgd.train_batch(&mut net, &mut ws, xb.view(), yb.view());
         }
     }
-    (accuracy(&mut net, &xt, &yt), net.param_count())
+    (accuracy(&net, &xt, &yt), net.param_count())
 }
 
 #[test]

@@ -13,27 +13,29 @@ fn net(sizes: &[usize], seed: u64) -> Network {
         .unwrap()
 }
 
-fn params(net: &mut Network) -> Vec<f32> {
-    let mut v = Vec::new();
-    net.visit_params(&mut |p| v.extend(p.value.iter().copied()));
-    v
+fn params(net: &Network) -> Vec<f32> {
+    net.params().flat_map(|p| p.iter().copied()).collect()
 }
 
 #[test]
 fn save_then_load_gives_the_same_network() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.safetensors");
-    let mut original = net(&[784, 20, 15, 10], 1);
-    model_io::save(&mut original, serde_json::json!({"eta": 0.5}), &path).unwrap();
-    let (mut loaded, info) = model_io::load(&path).unwrap();
-    assert_eq!(params(&mut original), params(&mut loaded));
+    let original = net(&[784, 20, 15, 10], 1);
+    model_io::save(&original, serde_json::json!({"eta": 0.5}), &path).unwrap();
+    let (loaded, info) = model_io::load(&path).unwrap();
+    assert_eq!(params(&original), params(&loaded));
     assert_eq!(loaded.sizes(), vec![784, 20, 15, 10]);
     assert_eq!(loaded.cost, Cost::LogLikelihood);
     assert_eq!(loaded.output_activation(), Activation::Softmax);
     assert_eq!(info.training["eta"], 0.5);
     // Same outputs for the same input.
     let x = ndarray::Array2::from_shape_fn((3, 784), |(i, j)| ((i * 7 + j) % 13) as f32 / 13.0);
-    assert_eq!(original.feedforward(x.view(), false), loaded.feedforward(x.view(), false));
+    let (mut ws_original, mut ws_loaded) = (original.workspace(0), loaded.workspace(0));
+    assert_eq!(
+        original.feedforward(&mut ws_original, x.view(), false),
+        loaded.feedforward(&mut ws_loaded, x.view(), false)
+    );
     // No temporary file left beside it.
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
 }
@@ -42,7 +44,7 @@ fn save_then_load_gives_the_same_network() {
 fn the_file_is_plain_safetensors_with_documented_names() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.safetensors");
-    model_io::save(&mut net(&[4, 3, 2], 2), serde_json::Value::Null, &path).unwrap();
+    model_io::save(&net(&[4, 3, 2], 2), serde_json::Value::Null, &path).unwrap();
     let bytes = std::fs::read(&path).unwrap();
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     let mut names = st.names();
@@ -79,8 +81,8 @@ fn garbage_empty_and_missing_files_are_refused() {
 fn weights_of_another_architecture_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (dir.path().join("a.safetensors"), dir.path().join("b.safetensors"));
-    model_io::save(&mut net(&[784, 30, 10], 3), serde_json::Value::Null, &a).unwrap();
-    model_io::save(&mut net(&[784, 20, 10], 3), serde_json::Value::Null, &b).unwrap();
+    model_io::save(&net(&[784, 30, 10], 3), serde_json::Value::Null, &a).unwrap();
+    model_io::save(&net(&[784, 20, 10], 3), serde_json::Value::Null, &b).unwrap();
     // Metadata of a (30 hidden) with the tensors of b (20 hidden).
     let (bytes_a, bytes_b) = (std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
     let (_, meta_a) = safetensors::SafeTensors::read_metadata(&bytes_a).unwrap();
@@ -127,14 +129,9 @@ fn nan_weights_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("nan.safetensors");
     let mut n = net(&[6, 4, 3], 4);
-    let mut k = 0;
-    n.visit_params(&mut |mut p| {
-        if k == 2 {
-            p.value[[1, 1]] = f32::NAN;
-        }
-        k += 1;
-    });
-    model_io::save(&mut n, serde_json::Value::Null, &path).unwrap();
+    // The second layer's weights, [3, 4]: element [1, 1].
+    n.params_mut().nth(2).unwrap()[4 + 1] = f32::NAN;
+    model_io::save(&n, serde_json::Value::Null, &path).unwrap();
     let err = expect_err(&path);
     assert!(matches!(err, ModelError::NotFinite { ref tensor, .. } if tensor == "layers.1.weights"), "{err}");
 }
@@ -143,7 +140,7 @@ fn nan_weights_are_refused() {
 fn saving_into_a_missing_folder_fails_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("no/such/folder/m.safetensors");
-    let err = model_io::save(&mut net(&[4, 2], 1), serde_json::Value::Null, &path).unwrap_err();
+    let err = model_io::save(&net(&[4, 2], 1), serde_json::Value::Null, &path).unwrap_err();
     assert!(err.to_string().contains("m.safetensors"));
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }

@@ -1,8 +1,8 @@
 //! Gradient checking shared by the test files: backprop against central finite differences.
 #![allow(dead_code)]
 
-use ndarray::{Array2, ArrayD};
-use nndl::network::Network;
+use ndarray::Array2;
+use nndl::network::{Network, Workspace};
 use nndl::optim::Regulariser;
 use std::path::PathBuf;
 
@@ -27,58 +27,65 @@ pub const BOUND: f64 = 2e-3;
 pub const KINK_TOL: f64 = 2e-3;
 pub const ABS_BOUND: f32 = 5e-5;
 
-pub fn total_cost(net: &mut Network, x: &Array2<f32>, y: &Array2<f32>, reg: &Regulariser) -> f64 {
-    let cost = net.cost;
-    // Training mode, as in backprop (dropout layers must have their masks frozen).
-    let a = net.feedforward(x.view(), true);
-    cost.total(a, y.view()) / x.nrows() as f64 + reg.penalty(net)
-}
-
-/// The largest relative error over the network's parameter tensors.
-pub fn check(net: &mut Network, x: &Array2<f32>, y: &Array2<f32>, reg: &Regulariser) -> f64 {
-    check_tampered(net, x, y, reg, |_| {})
-}
-
-/// `check`, with `tamper` applied to backprop's gradients first (to show the check can fail).
-pub fn check_tampered(
-    net: &mut Network,
+pub fn total_cost(
+    net: &Network,
+    ws: &mut Workspace,
     x: &Array2<f32>,
     y: &Array2<f32>,
     reg: &Regulariser,
-    tamper: impl Fn(&mut [ArrayD<f32>]),
+) -> f64 {
+    let cost = net.cost;
+    // Training mode, as in backprop (dropout layers must have their masks frozen in `ws`).
+    let a = net.feedforward(ws, x.view(), true);
+    cost.total(a, y.view()) / x.nrows() as f64 + reg.penalty(net)
+}
+
+/// The largest relative error over the network's parameter tensors, running the network in
+/// `ws` (whose dropout masks, if any, must be frozen).
+pub fn check(
+    net: &mut Network,
+    ws: &mut Workspace,
+    x: &Array2<f32>,
+    y: &Array2<f32>,
+    reg: &Regulariser,
+) -> f64 {
+    check_tampered(net, ws, x, y, reg, |_| {})
+}
+
+/// `check`, with `tamper` applied to backprop's gradients first (to show the check can fail).
+/// The gradients are flat, one per parameter tensor in `Network::params` order.
+pub fn check_tampered(
+    net: &mut Network,
+    ws: &mut Workspace,
+    x: &Array2<f32>,
+    y: &Array2<f32>,
+    reg: &Regulariser,
+    tamper: impl Fn(&mut [Vec<f32>]),
 ) -> f64 {
     let m = x.nrows() as f32;
-    net.backprop(x.view(), y.view());
-    let mut analytic: Vec<ArrayD<f32>> = Vec::new();
-    net.visit_params(&mut |p| {
-        let mut g = p.grad.to_owned();
-        ndarray::Zip::from(&mut g)
-            .and(&p.value)
-            .for_each(|g, &w| *g = reg.gradient(w, *g, 1.0 / m, p.regularised));
-        analytic.push(g);
-    });
+    net.backprop(ws, x.view(), y.view());
+    let mut analytic: Vec<Vec<f32>> = net
+        .params()
+        .zip(ws.grads())
+        .zip(net.regularised())
+        .map(|((w, g), r)| w.iter().zip(g.iter()).map(|(&w, &g)| reg.gradient(w, g, 1.0 / m, r)).collect())
+        .collect();
     tamper(&mut analytic);
     let mut worst = 0.0f64;
     for (t, g) in analytic.iter().enumerate() {
         let mut skipped = 0;
-        let mut numeric = ArrayD::<f32>::zeros(g.raw_dim());
+        let mut numeric = vec![0.0f32; g.len()];
         for i in 0..g.len() {
             let nudge = |net: &mut Network, by: f32| {
-                let mut k = 0;
-                net.visit_params(&mut |mut p| {
-                    if k == t {
-                        p.value.as_slice_mut().unwrap()[i] += by;
-                    }
-                    k += 1;
-                });
+                net.params_mut().nth(t).expect("a parameter tensor per gradient")[i] += by;
             };
             // Central differences at h and h/2, combined (Richardson) so that the O(h²) error
             // cancels: what is left is f32 rounding, not the difference's own bias.
             let mut central = |h: f32| {
                 nudge(net, h);
-                let plus = total_cost(net, x, y, reg);
+                let plus = total_cost(net, ws, x, y, reg);
                 nudge(net, -2.0 * h);
-                let minus = total_cost(net, x, y, reg);
+                let minus = total_cost(net, ws, x, y, reg);
                 nudge(net, h);
                 (plus - minus) / (2.0 * h as f64)
             };
@@ -89,14 +96,14 @@ pub fn check_tampered(
             // not skipped: its differences agree with each other, not with it.
             let d = [central(EPS), central(EPS / 2.0), central(EPS / 4.0)];
             let agree = (0..2).find(|&j| (d[j] - d[j + 1]).abs() <= KINK_TOL * (1.0 + d[j + 1].abs()));
-            numeric.as_slice_mut().unwrap()[i] = match agree {
+            numeric[i] = match agree {
                 Some(j) => ((4.0 * d[j + 1] - d[j]) / 3.0) as f32,
                 None => {
                     skipped += 1;
                     if std::env::var("GC_DEBUG").is_ok() {
-                        eprintln!("kink? tensor {t} [{i}]: {d:?} backprop {}", g.as_slice().unwrap()[i]);
+                        eprintln!("kink? tensor {t} [{i}]: {d:?} backprop {}", g[i]);
                     }
-                    g.as_slice().unwrap()[i]
+                    g[i]
                 }
             };
         }
@@ -106,7 +113,7 @@ pub fn check_tampered(
             g.len()
         );
         let diff: f64 = g.iter().zip(&numeric).map(|(a, b)| ((a - b) as f64).powi(2)).sum::<f64>().sqrt();
-        let norm = |v: &ArrayD<f32>| v.iter().map(|a| (*a as f64).powi(2)).sum::<f64>().sqrt();
+        let norm = |v: &[f32]| v.iter().map(|a| (*a as f64).powi(2)).sum::<f64>().sqrt();
         let denom = norm(g) + norm(&numeric);
         if std::env::var("GC_DEBUG").is_ok() {
             for (a, b) in g.iter().zip(&numeric) {
