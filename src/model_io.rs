@@ -94,15 +94,20 @@ impl TrainingRecord {
     }
 }
 
-/// Writes `net`, what its `input` is, and `training` (any JSON describing how it was trained)
-/// to `path`.
-pub fn save(net: &Network, input: &InputInfo, training: serde_json::Value, path: &Path) -> Result<(), ModelError> {
+/// Writes `net`, what its `input` is (`None`: not recorded; such a model is taken for an MNIST
+/// model when loaded), and `training` (any JSON describing how it was trained) to `path`.
+pub fn save(
+    net: &Network,
+    input: Option<&InputInfo>,
+    training: serde_json::Value,
+    path: &Path,
+) -> Result<(), ModelError> {
     let info = ModelInfo {
         format: FORMAT.into(),
         version: VERSION,
         architecture: net.specs(),
         cost: net.cost,
-        input: Some(input.clone()),
+        input: input.cloned(),
         training,
     };
     let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();

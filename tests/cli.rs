@@ -189,7 +189,7 @@ fn bad_models_and_images_are_named() {
         &mut rng,
     )
     .unwrap();
-    nndl::model_io::save(&net, serde_json::Value::Null, &small).unwrap();
+    nndl::model_io::save(&net, None, serde_json::Value::Null, &small).unwrap();
     assert_clean_error(&nndl(&["eval", s(&small)]), &["small.safetensors", "784"]);
 
     // A good model with a file that is not a PNG.

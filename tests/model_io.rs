@@ -22,7 +22,7 @@ fn save_then_load_gives_the_same_network() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.safetensors");
     let original = net(&[784, 20, 15, 10], 1);
-    model_io::save(&original, serde_json::json!({"eta": 0.5}), &path).unwrap();
+    model_io::save(&original, None, serde_json::json!({"eta": 0.5}), &path).unwrap();
     let (loaded, info) = model_io::load(&path).unwrap();
     assert_eq!(params(&original), params(&loaded));
     assert_eq!(loaded.sizes(), vec![784, 20, 15, 10]);
@@ -44,7 +44,7 @@ fn save_then_load_gives_the_same_network() {
 fn the_file_is_plain_safetensors_with_documented_names() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.safetensors");
-    model_io::save(&net(&[4, 3, 2], 2), serde_json::Value::Null, &path).unwrap();
+    model_io::save(&net(&[4, 3, 2], 2), None, serde_json::Value::Null, &path).unwrap();
     let bytes = std::fs::read(&path).unwrap();
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     let mut names = st.names();
@@ -81,8 +81,8 @@ fn garbage_empty_and_missing_files_are_refused() {
 fn weights_of_another_architecture_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (dir.path().join("a.safetensors"), dir.path().join("b.safetensors"));
-    model_io::save(&net(&[784, 30, 10], 3), serde_json::Value::Null, &a).unwrap();
-    model_io::save(&net(&[784, 20, 10], 3), serde_json::Value::Null, &b).unwrap();
+    model_io::save(&net(&[784, 30, 10], 3), None, serde_json::Value::Null, &a).unwrap();
+    model_io::save(&net(&[784, 20, 10], 3), None, serde_json::Value::Null, &b).unwrap();
     // Metadata of a (30 hidden) with the tensors of b (20 hidden).
     let (bytes_a, bytes_b) = (std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
     let (_, meta_a) = safetensors::SafeTensors::read_metadata(&bytes_a).unwrap();
@@ -131,7 +131,7 @@ fn nan_weights_are_refused() {
     let mut n = net(&[6, 4, 3], 4);
     // The second layer's weights, [3, 4]: element [1, 1].
     n.params_mut().nth(2).unwrap()[4 + 1] = f32::NAN;
-    model_io::save(&n, serde_json::Value::Null, &path).unwrap();
+    model_io::save(&n, None, serde_json::Value::Null, &path).unwrap();
     let err = expect_err(&path);
     assert!(matches!(err, ModelError::NotFinite { ref tensor, .. } if tensor == "layers.1.weights"), "{err}");
 }
@@ -140,7 +140,7 @@ fn nan_weights_are_refused() {
 fn saving_into_a_missing_folder_fails_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("no/such/folder/m.safetensors");
-    let err = model_io::save(&net(&[4, 2], 1), serde_json::Value::Null, &path).unwrap_err();
+    let err = model_io::save(&net(&[4, 2], 1), None, serde_json::Value::Null, &path).unwrap_err();
     assert!(err.to_string().contains("m.safetensors"));
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }

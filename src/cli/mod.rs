@@ -1,7 +1,6 @@
 //! Command-line parsing and the subcommands.
 
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
 
 #[derive(Parser)]
 #[command(

@@ -68,11 +68,13 @@ pub(super) fn load_model(path: &Path) -> anyhow::Result<(Network, ModelInfo, Inp
     }
     if net.in_size() != input.shape.size() {
         bail!(
-            "{}: the model maps {} inputs to {} outputs, not the {} of its recorded input; the file was edited — train it again",
+            "{}: the model maps {} inputs to {} outputs, but its input is {} ({} numbers{}); give a model trained on this kind of data",
             path.display(),
             net.in_size(),
             net.out_size(),
-            input.shape
+            input.shape,
+            input.shape.size(),
+            if info.input.is_none() { ", MNIST's, as the model records no input" } else { "" }
         );
     }
     Ok((net, info, input))

@@ -157,7 +157,7 @@ pub fn run(args: TextArgs) -> anyhow::Result<()> {
         };
         let vocab: String = corpus.vocab.iter().collect();
         let info = json!({ "kind": "text", "vocab": vocab, "config": cfg, "seed": seed, "epochs": history });
-        model_io::save(&net, &input, info, path).context("--save")?;
+        model_io::save(&net, Some(&input), info, path).context("--save")?;
         println!("model saved to {}", path.display());
     }
     Ok(())

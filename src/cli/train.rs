@@ -413,7 +413,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         say!("learning curves drawn to {}", path.display());
     }
     if let Some(path) = &args.save {
-        model_io::save(&net, &input, record.to_json(), path).context("--save")?;
+        model_io::save(&net, Some(&input), record.to_json(), path).context("--save")?;
         say!("model saved to {}", super::shown(path));
     }
     Ok(())
