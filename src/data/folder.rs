@@ -521,7 +521,7 @@ impl<'a> Reader<'a> {
             }
             other => bad(one_line(other).trim().to_string()),
         };
-        let decoder = reader.into_decoder().map_err(decode_error)?;
+        let mut decoder = reader.into_decoder().map_err(decode_error)?;
         let (width, height) = decoder.dimensions();
         if width == 0 || height == 0 {
             return Err(bad(format!("it has no pixels ({height}x{width})")));
@@ -568,6 +568,11 @@ impl<'a> Reader<'a> {
         if channels != self.channels {
             self.widen(channels)?;
         }
+        // The decoder enforces the sides too, and the memory it may take.
+        let mut limits = Limits::default();
+        (limits.max_image_width, limits.max_image_height) = (Some(MAX_SIDE), Some(MAX_SIDE));
+        limits.max_alloc = Some(MAX_DECODE_BYTES);
+        decoder.set_limits(limits).map_err(decode_error)?;
         let img = DynamicImage::from_decoder(decoder).map_err(decode_error)?;
         let mut pixels =
             planes(&img, channels).ok_or_else(|| self.oom("an image's pixels", channels * h * w))?;
