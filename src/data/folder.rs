@@ -34,7 +34,7 @@
 //!   carved from the end of the training set has every class; the test examples stay in class
 //!   and file-name order.
 //! - **Memory**: the pixels of both sets together stay within
-//!   [`max_data_bytes`](super::max_data_bytes), checked before each image is decoded, and every
+//!   [`max_data_bytes`], checked before each image is decoded, and every
 //!   buffer is reserved with `try_reserve`, so running out of memory is an error, not an abort.
 
 use std::io::Cursor;
@@ -91,7 +91,7 @@ pub struct FolderOptions {
 /// (or both with a test fraction), fewer than 2 classes, an empty class folder, a test class
 /// with no training images, an image that is not a regular file, cannot be decoded, or is
 /// larger than [`MAX_SIDE`], images of different sizes without `image_size`, a split that
-/// leaves a set empty, more pixels than [`max_data_bytes`](super::max_data_bytes), and bad
+/// leaves a set empty, more pixels than [`max_data_bytes`], and bad
 /// options.
 pub fn load(dir: &Path, opts: &FolderOptions) -> Result<Split, DataError> {
     check_options(opts)?;
