@@ -34,7 +34,7 @@
 //!   carved from the end of the training set has every class; the test examples stay in class
 //!   and file-name order.
 //! - **Memory**: the pixels of both sets together stay within
-//!   [`max_data_bytes`](super::max_data_bytes), checked before each image is decoded, and every
+//!   [`max_data_bytes`], checked before each image is decoded, and every
 //!   buffer is reserved with `try_reserve`, so running out of memory is an error, not an abort.
 
 use std::io::Cursor;
@@ -91,7 +91,7 @@ pub struct FolderOptions {
 /// (or both with a test fraction), fewer than 2 classes, an empty class folder, a test class
 /// with no training images, an image that is not a regular file, cannot be decoded, or is
 /// larger than [`MAX_SIDE`], images of different sizes without `image_size`, a split that
-/// leaves a set empty, more pixels than [`max_data_bytes`](super::max_data_bytes), and bad
+/// leaves a set empty, more pixels than [`max_data_bytes`], and bad
 /// options.
 pub fn load(dir: &Path, opts: &FolderOptions) -> Result<Split, DataError> {
     check_options(opts)?;
@@ -521,7 +521,7 @@ impl<'a> Reader<'a> {
             }
             other => bad(one_line(other).trim().to_string()),
         };
-        let decoder = reader.into_decoder().map_err(decode_error)?;
+        let mut decoder = reader.into_decoder().map_err(decode_error)?;
         let (width, height) = decoder.dimensions();
         if width == 0 || height == 0 {
             return Err(bad(format!("it has no pixels ({height}x{width})")));
@@ -568,6 +568,11 @@ impl<'a> Reader<'a> {
         if channels != self.channels {
             self.widen(channels)?;
         }
+        // The decoder enforces the sides too, and the memory it may take.
+        let mut limits = Limits::default();
+        (limits.max_image_width, limits.max_image_height) = (Some(MAX_SIDE), Some(MAX_SIDE));
+        limits.max_alloc = Some(MAX_DECODE_BYTES);
+        decoder.set_limits(limits).map_err(decode_error)?;
         let img = DynamicImage::from_decoder(decoder).map_err(decode_error)?;
         let mut pixels =
             planes(&img, channels).ok_or_else(|| self.oom("an image's pixels", channels * h * w))?;

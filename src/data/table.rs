@@ -22,7 +22,7 @@
 //!   other column is a feature and must hold finite numbers within `f32`'s range.
 //!
 //! A file is read whole, and only if it is a regular file of at most [`MAX_CSV_BYTES`] (a FIFO
-//! or a device is refused); the numbers stay within [`max_data_bytes`](super::max_data_bytes),
+//! or a device is refused); the numbers stay within [`max_data_bytes`],
 //! checked row by row, with buffers reserved by `try_reserve`. Every error is one line naming
 //! the file and, for a row or a cell, its line (1-based, as an editor shows it) and column.
 
@@ -85,7 +85,7 @@ pub struct TableInfo {
 /// unnamed or repeated column name; no such label column; no feature column; a row with
 /// another number of fields than the header; a feature that is not a finite `f32`, or an
 /// empty label; fewer than 2 classes; too few rows for the fraction; more numbers than
-/// [`max_data_bytes`](super::max_data_bytes); a test fraction outside (0, 1).
+/// [`max_data_bytes`]; a test fraction outside (0, 1).
 pub fn load_csv(path: &Path, opts: &CsvOptions) -> Result<(Split, TableInfo), DataError> {
     check_fraction(opts.test_fraction)?;
     let limit = max_data_bytes()?;
