@@ -162,7 +162,8 @@ pub fn load_bytes(bytes: &[u8], path: &Path) -> Result<(Network, ModelInfo), Mod
     }
     Network::check(&info.architecture, info.cost).map_err(|e| arch_err(e.to_string()))?;
     if let Some(input) = &info.input {
-        let (net_in, net_out) = (info.architecture[0].in_size(), info.architecture[info.architecture.len() - 1].out_size());
+        let (net_in, net_out) =
+            (info.architecture[0].in_size(), info.architecture[info.architecture.len() - 1].out_size());
         let k = input.classes.len();
         if input.shape.problem().is_some() || input.shape.size() != net_in || k == 0 || net_out % k != 0 {
             return Err(arch_err(format!(

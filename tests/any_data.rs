@@ -8,7 +8,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn nndl(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nndl")).args(args).env("NNDL_DATA", data_dir()).output().expect("nndl runs")
+    Command::new(env!("CARGO_BIN_EXE_nndl"))
+        .args(args)
+        .env("NNDL_DATA", data_dir())
+        .output()
+        .expect("nndl runs")
 }
 
 fn ok(args: &[&str]) -> String {
@@ -33,13 +37,17 @@ fn shared(name: &str) -> Option<PathBuf> {
     if path.exists() {
         Some(path)
     } else {
-        println!("skipped: {} is not here (the real data sets live beside the project in CI)", path.display());
+        println!(
+            "skipped: {} is not here (the real data sets live beside the project in CI)",
+            path.display()
+        );
         None
     }
 }
 
-/// Three colours of equal luma (BT.601), so that in grey every class looks the same.
-const HUES: [[f32; 3]; 3] = [[0.381, 0.0, 0.0], [0.0, 0.194, 0.0], [0.0, 0.0, 1.0]];
+/// Three hues of equal luma (BT.601: 0.299, 0.300, 0.302), so that in grey every class looks
+/// the same: red, green, and a blue with a little green.
+const HUES: [[f32; 3]; 3] = [[1.0, 0.0, 0.0], [0.0, 0.511, 0.0], [0.0, 0.32, 1.0]];
 
 /// `DIR/train/<hue>/*.png` and `DIR/test/<hue>/*.png`: 12×12 RGB images of a random filled
 /// rectangle on black, its colour the class. Shapes and brightness are drawn alike for every
@@ -71,7 +79,8 @@ fn colour_is_read_channel_by_channel_and_grey_cannot_tell_the_hues() {
     let dir = tempfile::tempdir().unwrap();
     write_hue_folder(dir.path(), (150, 50), 7);
     let arch = "conv 6 3x3 relu; maxpool 2; dense 30 relu; softmax 3";
-    let common = ["--arch", arch, "--eta", "0.1", "--epochs", "12", "--batch-size", "10", "--seed", "1", "--quiet"];
+    let common =
+        ["--arch", arch, "--eta", "0.1", "--epochs", "30", "--batch-size", "10", "--seed", "1", "--quiet"];
     let mut colour = vec!["train", "--data", s(dir.path())];
     colour.extend(common);
     let out = ok(&colour);
@@ -112,8 +121,22 @@ fn mnist_at_16x16_trains_like_mnist() {
     }
     let model = dir.path().join("m16.safetensors");
     let out = ok(&[
-        "train", "--data", s(dir.path()), "--layers", "256,100,10", "--cost", "cross-entropy", "--eta", "0.5",
-        "--epochs", "10", "--seed", "1", "--quiet", "--save", s(&model),
+        "train",
+        "--data",
+        s(dir.path()),
+        "--layers",
+        "256,100,10",
+        "--cost",
+        "cross-entropy",
+        "--eta",
+        "0.5",
+        "--epochs",
+        "10",
+        "--seed",
+        "1",
+        "--quiet",
+        "--save",
+        s(&model),
     ]);
     let acc = test_accuracy(&out);
     assert!(acc >= 95.0, "16×16 MNIST: {acc}%\n{out}");
@@ -131,7 +154,22 @@ fn mnist_at_16x16_trains_like_mnist() {
 #[test]
 fn the_real_8x8_digits_as_an_image_folder() {
     let Some(digits) = shared("digits-8x8") else { return };
-    let out = ok(&["train", "--data", s(&digits), "--layers", "64,100,10", "--cost", "cross-entropy", "--eta", "0.5", "--epochs", "30", "--seed", "1", "--quiet"]);
+    let out = ok(&[
+        "train",
+        "--data",
+        s(&digits),
+        "--layers",
+        "64,100,10",
+        "--cost",
+        "cross-entropy",
+        "--eta",
+        "0.5",
+        "--epochs",
+        "30",
+        "--seed",
+        "1",
+        "--quiet",
+    ]);
     assert!(out.contains("10 classes"), "{out}");
     let acc = test_accuracy(&out);
     assert!(acc >= 95.0, "digits-8x8: {acc}%\n{out}");
@@ -141,7 +179,24 @@ fn the_real_8x8_digits_as_an_image_folder() {
 fn the_wine_table_needs_its_features_standardised() {
     let Some(wine) = shared("wine.csv") else { return };
     let args = |extra: &[&'static str]| {
-        let mut a = vec!["train", "--data", s(&wine), "--layers", "13,30,3", "--cost", "cross-entropy", "--eta", "0.5", "--epochs", "60", "--seed", "1", "--validation-size", "0", "--quiet"];
+        let mut a = vec![
+            "train",
+            "--data",
+            s(&wine),
+            "--layers",
+            "13,30,3",
+            "--cost",
+            "cross-entropy",
+            "--eta",
+            "0.5",
+            "--epochs",
+            "60",
+            "--seed",
+            "1",
+            "--validation-size",
+            "0",
+            "--quiet",
+        ];
         a.extend_from_slice(extra);
         a
     };

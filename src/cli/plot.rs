@@ -1,9 +1,9 @@
 //! `nndl plot`: pictures of a training run or of a saved model.
 
 use super::data::TestDataArgs;
-use nndl::inspect::Confusion;
 use anyhow::{Context, bail};
 use clap::Subcommand;
+use nndl::inspect::Confusion;
 use nndl::plot::{self, Format, Shading, Tile};
 use nndl::train::MetricsFile;
 use std::path::{Path, PathBuf};
@@ -149,7 +149,10 @@ fn errors(model: &Path, data: &TestDataArgs, max: usize, out: &Path, confusion: 
     if c.wrong.is_empty() {
         println!("no test example is misclassified; nothing to draw in {}", out.display());
     } else if !input.is_image() {
-        println!("the examples are not images; no picture of the mistakes ({} is not written)", out.display());
+        println!(
+            "the examples are not images; no picture of the mistakes ({} is not written)",
+            out.display()
+        );
     } else {
         let tiles: Vec<Tile> = c
             .wrong
@@ -159,10 +162,15 @@ fn errors(model: &Path, data: &TestDataArgs, max: usize, out: &Path, confusion: 
                 values: test.example(i),
                 width: test.shape.width,
                 height: test.shape.height,
-                caption: format!("{} → {}", nndl::shorten(&classes[label], 12), nndl::shorten(&classes[guess], 12)),
+                caption: format!(
+                    "{} → {}",
+                    nndl::shorten(&classes[label], 12),
+                    nndl::shorten(&classes[guess], 12)
+                ),
             })
             .collect();
-        let title = format!("{} of the {} {what} {name} gets wrong (true → predicted)", tiles.len(), c.wrong.len());
+        let title =
+            format!("{} of the {} {what} {name} gets wrong (true → predicted)", tiles.len(), c.wrong.len());
         plot::image_grid(out, &title, &tiles, 12, Shading::Ink)?;
         println!("misclassified examples drawn to {}", out.display());
     }

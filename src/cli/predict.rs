@@ -31,11 +31,13 @@ pub struct EvalArgs {
 }
 
 #[derive(clap::Args)]
-#[command(after_help = "A model trained on digits (IDX data such as MNIST) reads each image (PNG or JPEG; grey \
+#[command(
+    after_help = "A model trained on digits (IDX data such as MNIST) reads each image (PNG or JPEG; grey \
 or colour, any size, dark-on-light or light-on-dark) the way MNIST was made: composited over white, made grey, \
 inverted if its border is light, cropped to the ink, scaled so its longer side fills 20/28 of the field, and \
 centred by its centre of mass. A model trained on an image folder reads each image resized to its input, in its \
-channels. A model trained on a CSV table reads rows of a CSV file with the same feature columns (--csv).")]
+channels. A model trained on a CSV table reads rows of a CSV file with the same feature columns (--csv)."
+)]
 pub struct PredictArgs {
     /// A model saved by `nndl train --save`
     model: PathBuf,
@@ -64,7 +66,10 @@ pub(super) fn load_model(path: &Path) -> anyhow::Result<(Network, ModelInfo, Inp
     let (net, info) = model_io::load(path)?;
     let input = info.input();
     if input.format == Format::Text {
-        bail!("{}: a language model (train-text) reads text, not examples; it has no test set or images to classify", path.display());
+        bail!(
+            "{}: a language model (train-text) reads text, not examples; it has no test set or images to classify",
+            path.display()
+        );
     }
     if net.in_size() != input.shape.size() {
         bail!(
@@ -87,7 +92,13 @@ fn recorded_data(info: &ModelInfo) -> Option<PathBuf> {
 
 /// The test set for a model, refused (before anything runs) if its examples are not the size
 /// the model reads.
-pub(super) fn test_set(net: &Network, model: &Path, info: &ModelInfo, input: &InputInfo, data: &TestDataArgs) -> anyhow::Result<Dataset> {
+pub(super) fn test_set(
+    net: &Network,
+    model: &Path,
+    info: &ModelInfo,
+    input: &InputInfo,
+    data: &TestDataArgs,
+) -> anyhow::Result<Dataset> {
     let test = super::data::load_test(data, input, recorded_data(info).as_deref())?;
     if net.in_size() != test.input_size() {
         bail!(
@@ -199,7 +210,9 @@ pub fn predict(args: PredictArgs) -> anyhow::Result<()> {
             }
         }
         (Some(_), _) => bail!("--csv: the model was not trained on a table; give images"),
-        (None, Format::Csv) => bail!("{}: the model was trained on a table; give rows with --csv FILE", args.model.display()),
+        (None, Format::Csv) => {
+            bail!("{}: the model was trained on a table; give rows with --csv FILE", args.model.display())
+        }
         (None, _) if !input.is_image() => bail!("{}: the model does not read images", args.model.display()),
         (None, _) => {
             for path in &args.images {
@@ -232,7 +245,12 @@ pub fn predict(args: PredictArgs) -> anyhow::Result<()> {
             } else {
                 let mut order: Vec<usize> = (0..row.len()).collect();
                 order.sort_by(|&a, &b| row[b].total_cmp(&row[a]));
-                order.iter().take(3).map(|&k| format!("{} {:.3}", classes[k], row[k])).collect::<Vec<_>>().join(", ")
+                order
+                    .iter()
+                    .take(3)
+                    .map(|&k| format!("{} {:.3}", classes[k], row[k]))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             };
             println!("{name:width$}  {:>class_width$}  {shown}", classes[best]);
         }

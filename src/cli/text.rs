@@ -1,8 +1,8 @@
 //! `nndl train-text FILE`: a character-level language model on any text.
 
 use anyhow::{Context, bail};
-use nndl::layers::Cell;
 use nndl::data::source::{Format, InputInfo};
+use nndl::layers::Cell;
 use nndl::model_io;
 use nndl::optim::Rule;
 use nndl::text::{self, Corpus, TextConfig};

@@ -368,7 +368,11 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         validation.len(),
         test.len(),
         input.classes.len(),
-        if format == Format::Idx && args.data.data.is_none() { String::new() } else { format!(" ({})", data_path.display()) }
+        if format == Format::Idx && args.data.data.is_none() {
+            String::new()
+        } else {
+            format!(" ({})", data_path.display())
+        }
     );
 
     let show_bar = !args.quiet && std::io::stderr().is_terminal();
@@ -438,19 +442,34 @@ fn plan(
         Cost::Quadratic
     });
     let flag = if args.arch.is_some() { "--arch" } else { "--layers" };
-    Network::check(&specs, cost).context(if args.arch.is_some() { "--arch/--cost" } else { "--cost/--output" })?;
+    Network::check(&specs, cost).context(if args.arch.is_some() {
+        "--arch/--cost"
+    } else {
+        "--cost/--output"
+    })?;
     let (inputs, outputs) = (specs[0].in_size(), specs[specs.len() - 1].out_size());
     if inputs != input.size() {
-        bail!("{flag}: the first layer takes {inputs} inputs, but each example has {} ({input}); start with {}", input.size(), input.size());
+        bail!(
+            "{flag}: the first layer takes {inputs} inputs, but each example has {} ({input}); start with {}",
+            input.size(),
+            input.size()
+        );
     }
     if outputs != classes {
-        bail!("{flag}: the network gives {outputs} outputs, but there are {classes} classes; end with a layer of {classes}");
+        bail!(
+            "{flag}: the network gives {outputs} outputs, but there are {classes} classes; end with a layer of {classes}"
+        );
     }
     let training = train_size.saturating_mul(if args.expand { 5 } else { 1 });
     let batch = cfg.batch_size.min(training.max(1));
     let data = (training as u128 + validation_size as u128) * input.size() as u128 * 4;
-    let need = nndl::memory::training_bytes(&specs, batch, cfg.threads, optimizer_states(cfg), train::eval_chunk(&specs))
-        + data;
+    let need = nndl::memory::training_bytes(
+        &specs,
+        batch,
+        cfg.threads,
+        optimizer_states(cfg),
+        train::eval_chunk(&specs),
+    ) + data;
     nndl::memory::check(need, &format!("training this network on mini-batches of {batch}"))
         .map_err(anyhow::Error::msg)
         .context(flag)?;

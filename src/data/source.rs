@@ -162,7 +162,12 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded, DataError> {
             }
             (train, test)
         }
-        Format::Text => return Err(DataError::Format { path: path.to_path_buf(), why: "a text is read by train-text".into() }),
+        Format::Text => {
+            return Err(DataError::Format {
+                path: path.to_path_buf(),
+                why: "a text is read by train-text".into(),
+            });
+        }
     };
     input.shape = train.shape;
     input.classes = train.classes.clone();
@@ -173,8 +178,11 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded, DataError> {
 /// data was (same image size and channels, same test split, same standardisation) and
 /// labelled by its classes. Reads only what the test set needs where the format allows.
 pub fn load_test(path: &Path, input: &InputInfo) -> Result<Dataset, DataError> {
-    let not_a_class =
-        |class: String| DataError::NotAModelClass { path: path.to_path_buf(), class, known: input.classes.clone() };
+    let not_a_class = |class: String| DataError::NotAModelClass {
+        path: path.to_path_buf(),
+        class,
+        known: input.classes.clone(),
+    };
     match input.format {
         Format::Idx => super::load_test(path)?.relabel(&input.classes).map_err(not_a_class),
         Format::Images => {
@@ -209,7 +217,10 @@ pub fn load_test(path: &Path, input: &InputInfo) -> Result<Dataset, DataError> {
             }
             Ok(test)
         }
-        Format::Text => Err(DataError::Format { path: path.to_path_buf(), why: "a language model has no test set to score here".into() }),
+        Format::Text => Err(DataError::Format {
+            path: path.to_path_buf(),
+            why: "a language model has no test set to score here".into(),
+        }),
     }
 }
 

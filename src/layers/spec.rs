@@ -71,7 +71,10 @@ impl Shape {
     pub fn problem(&self) -> Option<String> {
         let sides = [self.channels, self.height, self.width];
         if sides.iter().any(|&n| n == 0 || n > MAX_DIM) {
-            return Some(format!("the shape {}×{}×{} has a side of 0 or above 2³¹", sides[0], sides[1], sides[2]));
+            return Some(format!(
+                "the shape {}×{}×{} has a side of 0 or above 2³¹",
+                sides[0], sides[1], sides[2]
+            ));
         }
         let size = sides.iter().map(|&n| n as u128).product::<u128>();
         (size > MAX_ELEMENTS).then(|| format!("the shape holds {size} numbers, beyond nndl's limit of 2⁴⁰"))
