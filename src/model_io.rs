@@ -31,14 +31,14 @@ pub const VERSION: u32 = 1;
 pub enum ModelError {
     #[error(transparent)]
     File(#[from] FileError),
-    #[error("{path}: not an nndl model ({why}); give a file written by `nndl train --save`")]
+    #[error("{path}: not an nndl model ({why}); give a model file saved by nndl")]
     Format { path: PathBuf, why: String },
     #[error(
         "{path}: the weights do not fit the architecture the file describes ({why}); the file is damaged or was edited — train and save it again"
     )]
     Architecture { path: PathBuf, why: String },
     #[error(
-        "{path}: tensor {tensor} holds NaN or infinite values; the model is unusable — train it again (with a smaller --eta if training diverged)"
+        "{path}: tensor {tensor} holds NaN or infinite values; the model is unusable — train it again (with a smaller learning rate if training diverged)"
     )]
     NotFinite { path: PathBuf, tensor: String },
     #[error("{path}: the model {why}")]

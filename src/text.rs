@@ -17,7 +17,9 @@ use thiserror::Error;
 /// Why a text cannot be learned from.
 #[derive(Debug, Error, PartialEq)]
 pub enum TextError {
-    #[error("the text has {chars} characters; give at least {needed} (two sequences of --seq-len + 1)")]
+    #[error(
+        "the text has {chars} characters; give at least {needed} (two sequences of the sequence length + 1)"
+    )]
     TooShort { chars: usize, needed: usize },
     #[error("the text uses only one distinct character; there is nothing to predict")]
     OneSymbol,

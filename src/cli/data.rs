@@ -128,7 +128,8 @@ impl DataArgs {
     pub fn load(&self, seed: u64) -> anyhow::Result<Loaded> {
         let (format, path) = self.resolve();
         if format == Format::Idx {
-            data::locate_or_download(self.data.as_deref(), std::io::stderr().is_terminal())?;
+            data::locate_or_download(self.data.as_deref(), std::io::stderr().is_terminal())
+                .map_err(data_error)?;
         }
         let opts = LoadOptions {
             format: Some(format),
@@ -139,7 +140,7 @@ impl DataArgs {
             standardize: Some(!self.no_standardize),
             seed,
         };
-        Ok(source::load(&path, &opts)?)
+        source::load(&path, &opts).map_err(data_error)
     }
 
     /// Whether the examples are already known to have MNIST's shape without reading them:
@@ -152,13 +153,30 @@ impl DataArgs {
     }
 }
 
+/// A data error as the CLI reports it: with the flag that can fix it (the library's messages
+/// name files and values, not flags).
+pub fn data_error(e: data::DataError) -> anyhow::Error {
+    use data::DataError as E;
+    let flag = match &e {
+        E::ImageSizes { .. } => "--image-size",
+        E::BadOption { option: "channel count", .. } => "--channels",
+        E::BadOption { option: "image size", .. } => "--image-size",
+        E::SmallSplit { .. } | E::BadOption { .. } => "--test-fraction",
+        E::FolderLayout { .. } => "--data/--test-fraction",
+        E::CsvNoColumn { .. } => "--label-column",
+        E::Split { .. } => "--train-size/--validation-size",
+        _ => "--data",
+    };
+    anyhow::Error::new(e).context(flag)
+}
+
 /// The test examples for a model whose input is `input`: from `--data`, else MNIST's folder
 /// (IDX models), else the path recorded when the model was trained (`recorded`).
 pub fn load_test(args: &TestDataArgs, input: &InputInfo, recorded: Option<&Path>) -> anyhow::Result<Dataset> {
     let path = match (&args.data, input.format) {
         (Some(p), _) => p.clone(),
         (None, Format::Idx) => {
-            data::locate_or_download_test(None, std::io::stderr().is_terminal())?;
+            data::locate_or_download_test(None, std::io::stderr().is_terminal()).map_err(data_error)?;
             data::resolve_dir(None)
         }
         (None, format) => match recorded {
@@ -170,7 +188,7 @@ pub fn load_test(args: &TestDataArgs, input: &InputInfo, recorded: Option<&Path>
         },
     };
     if args.data.is_some() && input.format == Format::Idx {
-        data::locate_or_download_test(Some(&path), std::io::stderr().is_terminal())?;
+        data::locate_or_download_test(Some(&path), std::io::stderr().is_terminal()).map_err(data_error)?;
     }
-    Ok(source::load_test(&path, input)?)
+    source::load_test(&path, input).map_err(data_error)
 }

@@ -201,7 +201,7 @@ pub fn predict(args: PredictArgs) -> anyhow::Result<()> {
     let mut failures = Vec::new();
     match (&args.csv, input.format) {
         (Some(csv), Format::Csv) => {
-            let rows = nndl::data::table::read_rows(csv, &input.features)?;
+            let rows = nndl::data::table::read_rows(csv, &input.features).context("--csv")?;
             for (i, mut row) in rows.into_iter().enumerate() {
                 if let Some(stats) = &input.standardize {
                     stats.apply_row(&mut row);

@@ -7,14 +7,14 @@ use std::io;
 use std::path::PathBuf;
 
 /// What to tell the user when a file is damaged or is not what it should be.
-const REFETCH: &str = "delete it and let nndl download it again, or point --data at the right folder";
+const REFETCH: &str = "delete it and let nndl download it again, or read the data from the right folder";
 
 /// An error while finding, downloading or reading the MNIST files.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     /// The operating system refused to open, read, write or rename a file or folder.
     #[error(
-        "{}: cannot {op}: {error}; check that the path exists and is accessible, or point --data (or NNDL_DATA) at another folder",
+        "{}: cannot {op}: {error}; check that the path exists and is accessible, or read the data from another folder",
         path.display()
     )]
     Io {
@@ -28,7 +28,7 @@ pub enum DataError {
 
     /// One of the four files is in neither its gzip nor its raw form.
     #[error(
-        "{}: not found (nor {name} without .gz); put the MNIST files in {} or set NNDL_DATA (or --data) to the folder holding them, or let nndl download them",
+        "{}: not found (nor {name} without .gz); put the MNIST files in {}, or read them from the folder holding them, or let nndl download them",
         path.display(),
         dir.display()
     )]
@@ -125,7 +125,7 @@ pub enum DataError {
 
     /// An images file and its labels file hold different numbers of examples.
     #[error(
-        "{} holds {n_images} images but {} holds {n_labels} labels; the two files do not belong together — delete both and let nndl download them again, or point --data at the right folder",
+        "{} holds {n_images} images but {} holds {n_labels} labels; the two files do not belong together — delete both and let nndl download them again, or read the data from the right folder",
         images.display(),
         labels.display()
     )]
@@ -142,7 +142,7 @@ pub enum DataError {
 
     /// Training and test images differ in size.
     #[error(
-        "{} holds {}x{} images but {} holds {}x{} images; training and test images must be the same size — replace the odd file, or point --data at the right folder",
+        "{} holds {}x{} images but {} holds {}x{} images; training and test images must be the same size — replace the odd file, or read the data from the right folder",
         training.display(), train_dims.0, train_dims.1, test.display(), test_dims.0, test_dims.1
     )]
     ShapeMismatch {
@@ -158,7 +158,7 @@ pub enum DataError {
 
     /// `--train-size` / `--validation-size` do not fit the training file.
     #[error(
-        "--train-size {train_size} + --validation-size {validation_size} do not fit the {available} images of {}: {reason}; lower --train-size or --validation-size (the defaults 50000 + 10000 use all 60000)",
+        "{train_size} training + {validation_size} validation images do not fit the {available} images of {}: {reason}; take fewer (the book's 50000 + 10000 use all 60000)",
         path.display()
     )]
     Split {
@@ -194,7 +194,7 @@ pub enum DataError {
     /// them, or a path the OS will not let nndl look at. It is never downloaded over: it may be
     /// the user's, and a download would only hide the real problem behind network errors.
     #[error(
-        "{}: {what}; nndl needs {need} there and will not download over it — remove or rename it, or point --data (or NNDL_DATA) at another folder",
+        "{}: {what}; nndl needs {need} there and will not download over it — remove or rename it, or read the data from another folder",
         path.display()
     )]
     Unusable {
@@ -251,7 +251,7 @@ pub enum DataError {
 
     /// A valid but empty images/labels pair: no training or no test examples at all.
     #[error(
-        "{} and {} hold 0 {set} examples; the {set} set needs at least one — delete both and let nndl download them again, or point --data at the right folder",
+        "{} and {} hold 0 {set} examples; the {set} set needs at least one — delete both and let nndl download them again, or read the data from the right folder",
         images.display(),
         labels.display()
     )]
@@ -377,7 +377,7 @@ pub enum DataError {
 
     /// Images of a data set differ in size and no common size was asked for.
     #[error(
-        "{}: the image is {}x{} pixels (HxW) but {} is {}x{}; give --image-size HxW (e.g. --image-size {}x{}) to resize every image to one size, or make them all one size",
+        "{}: the image is {}x{} pixels (HxW) but {} is {}x{}; give an image size to resize every image to (e.g. {}x{}), or make them all one size",
         one_line(path.display()), size.0, size.1, one_line(first.display()), first_size.0, first_size.1, first_size.0, first_size.1
     )]
     ImageSizes {
@@ -394,7 +394,7 @@ pub enum DataError {
     /// A data set would take more memory than [`max_data_bytes`](super::idx::max_data_bytes)
     /// allows: refused before the allocation.
     #[error(
-        "{}: {what} would take {bytes} bytes or more, beyond the limit of {limit} bytes on one data set; use less data (or a smaller --image-size), or raise the limit with NNDL_MAX_DATA_BYTES",
+        "{}: {what} would take {bytes} bytes or more, beyond the limit of {limit} bytes on one data set; use less data (or a smaller image size), or raise the limit with NNDL_MAX_DATA_BYTES",
         one_line(path.display())
     )]
     TooMuchData {
@@ -410,7 +410,7 @@ pub enum DataError {
 
     /// A test fraction leaves the training or the test part empty.
     #[error(
-        "{}: {examples} examples are too few to split with a test fraction of {fraction}: the {empty} part would be empty (each class gives round(fraction × its count) to the test part, at least 1 of 2 or more); use more data or another --test-fraction",
+        "{}: {examples} examples are too few to split with a test fraction of {fraction}: the {empty} part would be empty (each class gives round(fraction × its count) to the test part, at least 1 of 2 or more); use more data or another test fraction",
         one_line(path.display())
     )]
     SmallSplit {
@@ -425,10 +425,10 @@ pub enum DataError {
     },
 
     /// An option has a value the reader cannot use.
-    #[error("{flag} {value}: {why}")]
+    #[error("the {option} {value}: {why}")]
     BadOption {
-        /// The option, e.g. "--test-fraction".
-        flag: &'static str,
+        /// The option, e.g. "test fraction".
+        option: &'static str,
         /// Its value.
         value: String,
         /// What is wrong and what to give instead.
@@ -468,7 +468,7 @@ pub enum DataError {
 
     /// The label column asked for is not in the header.
     #[error(
-        "{}: no column '{}' (the header has {} columns: {}); give --label-column a column name from the header, or a column number from 1 to {}",
+        "{}: no column '{}' (the header has {} columns: {}); give the label column by a name from the header, or a number from 1 to {}",
         one_line(path.display()),
         crate::shorten(column, 60),
         columns.len(),

@@ -271,7 +271,7 @@ fn check_options(opts: &FolderOptions) -> Result<(), DataError> {
         && c != 3
     {
         return Err(DataError::BadOption {
-            flag: "--channels",
+            option: "channel count",
             value: c.to_string(),
             why: "give 1 (grey) or 3 (RGB)",
         });
@@ -280,7 +280,7 @@ fn check_options(opts: &FolderOptions) -> Result<(), DataError> {
         let side = MAX_SIDE as usize;
         if h == 0 || w == 0 || h > side || w > side {
             return Err(DataError::BadOption {
-                flag: "--image-size",
+                option: "image size",
                 value: format!("{h}x{w}"),
                 why: "give a height and a width from 1 to 8192, e.g. 28x28",
             });
@@ -295,7 +295,7 @@ pub(crate) fn check_fraction(f: f32) -> Result<(), DataError> {
         Ok(())
     } else {
         Err(DataError::BadOption {
-            flag: "--test-fraction",
+            option: "test fraction",
             value: f.to_string(),
             why: "give a fraction between 0 and 1 (both excluded), e.g. 0.25",
         })
@@ -324,7 +324,7 @@ fn layout(dir: &Path, opts: &FolderOptions) -> Result<Layout, DataError> {
     if !meta.is_dir() {
         return Err(bad(
             "is not a folder",
-            "give a folder of images: train/<class>/ and test/<class>/ in it, or <class>/ with --test-fraction",
+            "give a folder of images: train/<class>/ and test/<class>/ in it, or <class>/ and a test fraction",
         ));
     }
     let (train, test) = (dir.join("train"), dir.join("test"));
@@ -332,15 +332,15 @@ fn layout(dir: &Path, opts: &FolderOptions) -> Result<Layout, DataError> {
         (true, true, None) => Layout::Split { train, test },
         (true, true, Some(_)) => {
             return Err(bad(
-                "it has train/ and test/ folders, so there is nothing for --test-fraction to split",
-                "drop --test-fraction to use them as they are",
+                "it has train/ and test/ folders, so there is nothing for a test fraction to split",
+                "give no test fraction, to use them as they are",
             ));
         }
         (true, false, Some(_)) => Layout::One(train),
         (true, false, None) => {
             return Err(bad(
                 "it has a train/ folder but no test/ folder",
-                "add test/<class>/ folders of test images, or give --test-fraction F (e.g. 0.2) to split train/",
+                "add test/<class>/ folders of test images, or give a test fraction (e.g. 0.2) to split train/",
             ));
         }
         (false, true, _) => {
@@ -353,7 +353,7 @@ fn layout(dir: &Path, opts: &FolderOptions) -> Result<Layout, DataError> {
         (false, false, None) => {
             return Err(bad(
                 "no train/ and test/ folders in it",
-                "give --test-fraction F (e.g. 0.2) to split its class folders into training and test images, or make train/<class>/ and test/<class>/ in it",
+                "give a test fraction (e.g. 0.2) to split its class folders into training and test images, or make train/<class>/ and test/<class>/ in it",
             ));
         }
     })

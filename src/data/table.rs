@@ -169,7 +169,7 @@ pub fn load_csv(path: &Path, opts: &CsvOptions) -> Result<(Split, TableInfo), Da
             path: path.to_path_buf(),
             classes: names,
             what: format!("distinct value of the label column '{}'", crate::shorten(&header[label], 60)),
-            fix: "check the label column (--label-column), or add rows of the other classes",
+            fix: "check which column is the label, or add rows of the other classes",
         });
     }
 
