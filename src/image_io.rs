@@ -180,7 +180,7 @@ fn decode_png(bytes: &[u8], name: &str) -> Result<DynamicImage, ImageError> {
     let mut at = SIGNATURE.len();
     while at + 8 <= bytes.len() {
         let len = u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]) as usize;
-        if &bytes[at + 4..at + 8] == b"PLTE" && (len == 0 || len % 3 != 0 || len > 768) {
+        if &bytes[at + 4..at + 8] == b"PLTE" && (len == 0 || !len.is_multiple_of(3) || len > 768) {
             return Err(not_png(&format!("its palette holds {len} bytes, not 1 to 256 RGB entries")));
         }
         if &bytes[at + 4..at + 8] == b"IDAT" {
