@@ -237,6 +237,20 @@ fn decode_png(bytes: &[u8], name: &str) -> Result<DynamicImage, ImageError> {
         let be = |at: usize| u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
         check_size(be(16), be(20), name)?;
     }
+    // A palette (PLTE) of whole RGB entries, 1 to 256 of them: the png crate (0.18.1) panics
+    // on one whose length is not a multiple of 3 (image-rs/image-png#694, fixed upstream but
+    // not yet released). Found by fuzzing.
+    let mut at = SIGNATURE.len();
+    while at + 8 <= bytes.len() {
+        let len = u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]) as usize;
+        if &bytes[at + 4..at + 8] == b"PLTE" && (len == 0 || !len.is_multiple_of(3) || len > 768) {
+            return Err(not_png(&format!("its palette holds {len} bytes, not 1 to 256 RGB entries")));
+        }
+        if &bytes[at + 4..at + 8] == b"IDAT" {
+            break; // the palette comes before the image data
+        }
+        at = at.saturating_add(12).saturating_add(len);
+    }
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_SIDE);
     limits.max_image_height = Some(MAX_SIDE);

@@ -216,6 +216,30 @@ impl LayerSpec {
         }
     }
 
+    /// Multiply-adds of one example's forward pass (a backward pass costs about twice as
+    /// many): the products' work, which is what a layer's time goes on. Call on a spec
+    /// without a [`problem`](Self::problem).
+    pub fn macs_per_example(&self) -> u128 {
+        let out = self.out_shape();
+        match *self {
+            LayerSpec::Dense { inputs, outputs, .. } => inputs as u128 * outputs as u128,
+            LayerSpec::TimeDense { steps, inputs, outputs, .. } => {
+                steps as u128 * inputs as u128 * outputs as u128
+            }
+            LayerSpec::Conv { input, filters, kernel, .. } => {
+                let fan_in = input.channels as u128 * kernel as u128 * kernel as u128;
+                filters as u128 * fan_in * out.height as u128 * out.width as u128
+            }
+            LayerSpec::Recurrent { cell, input, hidden, .. } => {
+                let g = if cell == Cell::Lstm { 4u128 } else { 1 } * hidden as u128;
+                input.height as u128 * g * (input.channels as u128 * input.width as u128 + hidden as u128)
+            }
+            LayerSpec::Pool { input, .. }
+            | LayerSpec::Dropout { input, .. }
+            | LayerSpec::Flatten { input } => input.size() as u128,
+        }
+    }
+
     /// Roughly how many f32 the layer keeps per example during a pass (activations, and
     /// im2col columns or per-step gates): what sizes the evaluation chunks.
     pub fn floats_per_example(&self) -> usize {

@@ -154,14 +154,25 @@ const PALETTE: [RGBColor; 8] = [
     RGBColor(240, 228, 66),
 ];
 
+/// Points further from 0 than this (or, on a log axis, closer to it than its inverse) are not
+/// drawn: far beyond any cost, accuracy or gradient norm, and plotters' tick placement does not
+/// end on ranges near f64's limits (a metrics file can hold anything).
+const PLOTTABLE: f64 = 1e30;
+/// The most decades a log axis spans.
+const MAX_DECADES: f64 = 30.0;
+
 fn draw_chart<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, chart: &Chart) -> DrawResult {
-    let finite = |p: &&(f64, f64)| p.0.is_finite() && p.1.is_finite() && (!chart.log_y || p.1 > 0.0);
+    let finite = |p: &&(f64, f64)| {
+        let within = |v: f64| v.is_finite() && v.abs() <= PLOTTABLE;
+        within(p.0) && within(p.1) && (!chart.log_y || p.1 >= 1.0 / PLOTTABLE)
+    };
     let points: Vec<(f64, f64)> =
         chart.series.iter().flat_map(|s| s.points.iter().filter(finite)).copied().collect();
     let (x0, x1) = span(points.iter().map(|p| p.0));
     let (y0, y1) = chart.y_range.unwrap_or_else(|| span(points.iter().map(|p| p.1)));
     let (y0, y1) = if chart.log_y {
-        (y0.max(f64::MIN_POSITIVE) * 0.8, y1 * 1.25)
+        let y1 = y1.max(1.0 / PLOTTABLE);
+        (y0.max(y1 / 10f64.powf(MAX_DECADES)) * 0.8, y1 * 1.25)
     } else {
         let pad = 0.05 * (y1 - y0);
         (y0 - pad, y1 + pad)
@@ -252,10 +263,16 @@ fn tidy(v: f64) -> String {
     if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s }
 }
 
-/// `(min, max)` of finite values, widened when they are all equal.
+/// `(min, max)` of finite values, widened when they are all equal; `(0, 1)` when there are none.
 fn span(values: impl Iterator<Item = f64>) -> (f64, f64) {
     let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
-    if lo < hi { (lo, hi) } else { (lo - 0.5 * lo.abs().max(1.0), hi + 0.5 * hi.abs().max(1.0)) }
+    if lo > hi {
+        (0.0, 1.0)
+    } else if lo < hi {
+        (lo, hi)
+    } else {
+        (lo - 0.5 * lo.abs().max(1.0), hi + 0.5 * hi.abs().max(1.0))
+    }
 }
 
 #[cfg(test)]
