@@ -130,7 +130,7 @@ pub fn load_digit(path: &Path) -> Result<Vec<f32>, ImageError> {
 
 /// Same from bytes already in memory (`name` only for messages).
 pub fn digit_from_bytes(bytes: &[u8], name: &str) -> Result<Vec<f32>, ImageError> {
-    convert(&decode_png(bytes, name)?, name, SIDE, SIDE)
+    convert(&decode_image(bytes, name)?, name, SIDE, SIDE)
 }
 
 /// [`load_digit`] for a field of `height × width` (a net trained on 16×16 digits): the ink is

@@ -242,3 +242,13 @@ fn text() {
 fn metrics() {
     replay("metrics", nndl::fuzzing::metrics);
 }
+
+#[test]
+fn csv() {
+    replay("csv", nndl::fuzzing::csv);
+}
+
+#[test]
+fn image() {
+    replay("image", nndl::fuzzing::image);
+}
