@@ -238,7 +238,7 @@ fn the_split_is_stratified_seeded_and_refused_when_too_small() {
     for bad in [0.0, 1.0, -0.5, f32::INFINITY] {
         let (_d, path) = csv("t.csv", "x,y\n1,a\n2,b\n");
         let err = load_csv(&path, &CsvOptions { test_fraction: bad, ..opts() }).unwrap_err();
-        assert!(matches!(err, DataError::BadOption { flag: "--test-fraction", .. }), "{err:?}");
+        assert!(matches!(err, DataError::BadOption { option: "test fraction", .. }), "{err:?}");
     }
 }
 
