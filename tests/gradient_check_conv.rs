@@ -45,12 +45,23 @@ fn check_arch(arch: &str, shape: Shape, seed: u64) -> f64 {
             .find(|(net, x)| {
                 let mut ws = net.workspace(0);
                 net.feedforward(&mut ws, x.view(), true);
-                net.layers.iter().enumerate().all(|(i, l)| {
+                let relu_clear = net.layers.iter().enumerate().all(|(i, l)| {
                     l.activation() != Some(Activation::Relu)
                         || l.weighted_input(ws.work(i)).iter().all(|z| z.abs() > 0.03)
-                })
+                });
+                // Max pooling has a kink wherever a window's two largest inputs trade places:
+                // keep each window's winner clear of a nudge's reach too.
+                let pools_clear = specs.iter().enumerate().all(|(i, spec)| match *spec {
+                    LayerSpec::Pool { pool: nndl::layers::PoolKind::Max, input, size, stride } if i > 0 => {
+                        let before = &net.layers[i - 1];
+                        let z = before.output(ws.work(i - 1));
+                        z.rows().into_iter().all(|row| max_windows_clear(row.as_slice().unwrap(), input, size, stride, 0.04))
+                    }
+                    _ => true,
+                });
+                relu_clear && pools_clear
             })
-            .unwrap_or_else(|| panic!("{arch}: no draw clear of ReLU kinks"));
+            .unwrap_or_else(|| panic!("{arch}: no draw clear of ReLU and max-pooling kinks"));
         // Draw the dropout masks once, then keep them for backprop and every difference.
         let mut ws = net.workspace(0);
         net.feedforward(&mut ws, x.view(), true);
@@ -66,6 +77,25 @@ fn check_arch(arch: &str, shape: Shape, seed: u64) -> f64 {
         worst = worst.max(err);
     }
     worst
+}
+
+/// Whether every `size × size` window (moved by `stride`) of every channel of `x` (one example,
+/// `input`-shaped) has its largest value ahead of the next by more than `gap`.
+fn max_windows_clear(x: &[f32], input: Shape, size: usize, stride: usize, gap: f32) -> bool {
+    let (h, w) = (input.height, input.width);
+    let (oh, ow) = ((h - size) / stride + 1, (w - size) / stride + 1);
+    (0..input.channels).all(|c| {
+        (0..oh).all(|oy| {
+            (0..ow).all(|ox| {
+                let mut v: Vec<f32> = (0..size)
+                    .flat_map(|i| (0..size).map(move |j| (i, j)))
+                    .map(|(i, j)| x[(c * h + oy * stride + i) * w + ox * stride + j])
+                    .collect();
+                v.sort_by(|a, b| b.total_cmp(a));
+                v.len() < 2 || v[0] - v[1] > gap
+            })
+        })
+    })
 }
 
 fn assert_all(cases: &[(&str, Shape)]) {
@@ -114,6 +144,18 @@ fn dropout_with_a_fixed_mask_and_flatten() {
     assert_all(&[
         ("dense 8 tanh; dropout 0.5; softmax 3", Shape::flat(5)),
         ("conv 2 3x3 tanh; dropout 0.3; flatten; dense 5 sigmoid; dropout 0.5; softmax 3", s),
+    ]);
+}
+
+/// Colour images of a size nothing like MNIST's, through every kind of layer a conv net uses:
+/// each filter sums over the three channels, pooling works per channel.
+#[test]
+fn a_colour_conv_net_on_non_square_images() {
+    let rgb = Shape::new(3, 9, 7);
+    assert_all(&[
+        ("conv 3 3x3 tanh; maxpool 2; dense 5 sigmoid; softmax 3", rgb),
+        ("conv 2 2x2 stride 2 same relu; avgpool 2 stride 1; flatten; softmax 2", rgb),
+        ("conv 4 3x3 same tanh; l2pool 3; conv 2 1x1 sigmoid; softmax 4", rgb),
     ]);
 }
 
@@ -181,15 +223,15 @@ fn conv_output_matches_a_direct_convolution() {
 /// neurons feeds a max pool; the function is the one the layers compute on their own.
 #[test]
 fn pooling_before_activating_computes_the_same_function() {
-    for act in ["sigmoid", "tanh", "relu"] {
+    for (act, shape) in [("sigmoid", Shape::new(1, 8, 8)), ("tanh", Shape::new(1, 8, 8)), ("relu", Shape::new(1, 8, 8)), ("tanh", Shape::new(3, 11, 9))] {
         let arch = format!("conv 3 3x3 {act}; maxpool 2; conv 2 2x2 {act}; maxpool 2 stride 1; softmax 3");
-        let specs = parse_arch(&arch, Shape::new(1, 8, 8)).unwrap();
+        let specs = parse_arch(&arch, shape).unwrap();
         let net = Network::new(&specs, Cost::LogLikelihood, Init::Scaled, &mut nndl::seeded_rng(5)).unwrap();
         // The same parameters, as separate layers that each apply their own activation.
         let mut rng = nndl::seeded_rng(5);
         let layers: Vec<_> = specs.iter().map(|s| s.build(Init::Scaled, &mut rng)).collect();
         let mut rng = nndl::seeded_rng(6);
-        let x = Array2::from_shape_simple_fn((4, 64), || StandardNormal.sample(&mut rng));
+        let x = Array2::from_shape_simple_fn((4, shape.size()), || StandardNormal.sample(&mut rng));
         let mut a = x.clone();
         for layer in &layers {
             let mut work = layer.work(0);
