@@ -68,6 +68,14 @@ impl Workspace {
         self.works.iter_mut().flat_map(|w| w.grads.iter_mut())
     }
 
+    /// Adds `other`'s gradients (another replica's, of the same network) to these: how the
+    /// gradients of a mini-batch shared among replicas are summed, always in the same order.
+    pub fn add_grads(&mut self, other: &Workspace) {
+        for (mine, theirs) in self.grads_mut().zip(other.grads()) {
+            mine.iter_mut().zip(theirs.iter()).for_each(|(a, b)| *a += b);
+        }
+    }
+
     /// The network's output from the last forward pass, `[batch, out]`.
     pub fn output<'w>(&'w self, net: &Network) -> ArrayView2<'w, f32> {
         let last = net.layers.len() - 1;
@@ -203,8 +211,16 @@ impl Network {
     }
 
     /// Whether each parameter tensor takes L1/L2 regularisation, in [`Network::params`] order.
-    pub fn regularised(&self) -> Vec<bool> {
-        self.layers.iter().flat_map(|l| l.spec().params()).map(|p| p.regularised).collect()
+    pub fn regularised(&self) -> impl Iterator<Item = bool> + '_ {
+        self.layers.iter().flat_map(|l| l.regularised().iter().copied())
+    }
+
+    /// Every parameter tensor with what it is (name, shape, regularised), layer after layer:
+    /// `(layer index, info, values)`.
+    pub fn named_params(&self) -> impl Iterator<Item = (usize, crate::layers::ParamInfo, &Buf)> {
+        self.layers.iter().enumerate().flat_map(|(l, layer)| {
+            layer.spec().params().into_iter().zip(layer.params()).map(move |(info, p)| (l, info, p))
+        })
     }
 
     /// The output layer's neurons.

@@ -107,6 +107,8 @@ pub struct Optimizer {
     second: Vec<Vec<f32>>,
     /// Steps taken (Adam's bias correction).
     t: i32,
+    /// Which parameter tensors take regularisation ([`Network::regularised`]), once known.
+    regularised: Vec<bool>,
 }
 
 impl Optimizer {
@@ -120,6 +122,7 @@ impl Optimizer {
             first: Vec::new(),
             second: Vec::new(),
             t: 0,
+            regularised: Vec::new(),
         }
     }
 
@@ -190,8 +193,12 @@ impl Optimizer {
         self.t += 1;
         let (eta, mu, reg, rule, t) = (self.eta, self.momentum, self.regulariser, self.rule, self.t);
         let inv_batch = 1.0 / batch as f32;
-        let regularised = net.regularised();
-        for (i, ((w, g), r)) in net.params_mut().zip(ws.grads()).zip(regularised).enumerate() {
+        if self.regularised.is_empty() {
+            // Once: which tensors take regularisation (no allocation in later steps).
+            self.regularised = net.regularised().collect();
+        }
+        let regularised = std::mem::take(&mut self.regularised);
+        for (i, ((w, g), &r)) in net.params_mut().zip(ws.grads()).zip(&regularised).enumerate() {
             let grad = |w: f32, g: f32| scale * reg.gradient(w, g, inv_batch, r);
             let state = |s: &mut Vec<Vec<f32>>| {
                 if s.len() <= i {
@@ -240,6 +247,7 @@ impl Optimizer {
                 }
             }
         }
+        self.regularised = regularised;
     }
 }
 

@@ -20,7 +20,7 @@ use rand_distr::{Distribution, StandardNormal};
 /// |w| has a kink at 0 where a central difference straddling it is not the derivative:
 /// move regularised weights that close to 0 out of the difference's reach.
 fn away_from_zero(net: &mut Network) {
-    let regularised = net.regularised();
+    let regularised: Vec<bool> = net.regularised().collect();
     for (p, r) in net.params_mut().zip(regularised) {
         if r {
             p.iter_mut().for_each(|w| {

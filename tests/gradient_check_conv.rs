@@ -28,7 +28,7 @@ fn check_arch(arch: &str, shape: Shape, seed: u64) -> f64 {
                 let mut net = Network::new(&specs, Cost::LogLikelihood, Init::Scaled, &mut rng).unwrap();
                 if l1 > 0.0 {
                     // |w| has a kink at 0 too: keep the weights out of a nudge's reach of it.
-                    let regularised = net.regularised();
+                    let regularised: Vec<bool> = net.regularised().collect();
                     for (p, r) in net.params_mut().zip(regularised) {
                         if r {
                             p.iter_mut().for_each(|w| {
@@ -55,7 +55,9 @@ fn check_arch(arch: &str, shape: Shape, seed: u64) -> f64 {
                     LayerSpec::Pool { pool: nndl::layers::PoolKind::Max, input, size, stride } if i > 0 => {
                         let before = &net.layers[i - 1];
                         let z = before.output(ws.work(i - 1));
-                        z.rows().into_iter().all(|row| max_windows_clear(row.as_slice().unwrap(), input, size, stride, 0.04))
+                        z.rows()
+                            .into_iter()
+                            .all(|row| max_windows_clear(row.as_slice().unwrap(), input, size, stride, 0.04))
                     }
                     _ => true,
                 });
@@ -223,7 +225,12 @@ fn conv_output_matches_a_direct_convolution() {
 /// neurons feeds a max pool; the function is the one the layers compute on their own.
 #[test]
 fn pooling_before_activating_computes_the_same_function() {
-    for (act, shape) in [("sigmoid", Shape::new(1, 8, 8)), ("tanh", Shape::new(1, 8, 8)), ("relu", Shape::new(1, 8, 8)), ("tanh", Shape::new(3, 11, 9))] {
+    for (act, shape) in [
+        ("sigmoid", Shape::new(1, 8, 8)),
+        ("tanh", Shape::new(1, 8, 8)),
+        ("relu", Shape::new(1, 8, 8)),
+        ("tanh", Shape::new(3, 11, 9)),
+    ] {
         let arch = format!("conv 3 3x3 {act}; maxpool 2; conv 2 2x2 {act}; maxpool 2 stride 1; softmax 3");
         let specs = parse_arch(&arch, shape).unwrap();
         let net = Network::new(&specs, Cost::LogLikelihood, Init::Scaled, &mut nndl::seeded_rng(5)).unwrap();

@@ -235,6 +235,10 @@ impl Layer for Conv2d {
         &mut self.params
     }
 
+    fn regularised(&self) -> &'static [bool] {
+        &[true, false]
+    }
+
     fn work(&self, _seed: u64) -> Work {
         let st = ConvWork {
             cols: Buf::default(),

@@ -128,6 +128,10 @@ impl Layer for Dense {
         &mut self.params
     }
 
+    fn regularised(&self) -> &'static [bool] {
+        &[true, false]
+    }
+
     fn work(&self, _seed: u64) -> Work {
         Work::new(&self.params, DenseWork { z: Buf::default(), a: Buf::default(), batch: 0 })
     }

@@ -60,7 +60,8 @@ impl Layer for Dropout {
         let (_, st) = work.parts::<DropoutWork>();
         let (batch, n) = x.dim();
         st.masked = train && self.p > 0.0;
-        if st.masked && !(st.frozen && st.batch == batch) {
+        // Frozen, the masks drawn for the first `batch` examples of the last training pass stay.
+        if st.masked && !(st.frozen && st.mask.len() >= batch * n) {
             let (keep, p, rng) = (1.0 / (1.0 - self.p), self.p, &mut st.rng);
             st.mask.rows_mut(batch, n).map_inplace(|m| *m = if rng.random::<f32>() < p { 0.0 } else { keep });
         }

@@ -92,6 +92,11 @@ pub trait Layer: Send + Sync {
     fn params_mut(&mut self) -> &mut [Buf] {
         &mut []
     }
+    /// For each parameter tensor, whether L1/L2 regularisation applies (weights yes, biases no,
+    /// as in the book): [`ParamInfo::regularised`], without building the infos.
+    fn regularised(&self) -> &'static [bool] {
+        &[]
+    }
     /// A fresh per-replica state for this layer; `seed` seeds its random choices (dropout).
     fn work(&self, seed: u64) -> Work;
     /// `x: [batch, in] -> output(work): [batch, out]`, keeping in `work` what `backward` needs.
@@ -132,8 +137,8 @@ pub trait Layer: Send + Sync {
         step: &FusedStep,
     ) {
         self.backward(work, x, grad, grad_is_delta, grad_x);
-        let regularised: Vec<bool> = self.spec().params().iter().map(|p| p.regularised).collect();
-        for ((w, g), reg) in self.params_mut().iter_mut().zip(&work.grads).zip(regularised) {
+        let regularised = self.regularised();
+        for ((w, g), &reg) in self.params_mut().iter_mut().zip(&work.grads).zip(regularised) {
             let decay = if reg { step.decay } else { 1.0 };
             w.iter_mut().zip(g.iter()).for_each(|(w, g)| *w = decay * *w - step.rate * g);
         }

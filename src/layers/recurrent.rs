@@ -328,6 +328,10 @@ impl Layer for Recurrent {
         &mut self.params
     }
 
+    fn regularised(&self) -> &'static [bool] {
+        &[true, true, false]
+    }
+
     fn work(&self, _seed: u64) -> Work {
         let st = RecurrentWork {
             gates: Buf::default(),

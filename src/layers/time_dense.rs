@@ -65,6 +65,10 @@ impl Layer for TimeDense {
         self.dense.params_mut()
     }
 
+    fn regularised(&self) -> &'static [bool] {
+        self.dense.regularised()
+    }
+
     /// The dense layer's own work, over `batch·T` rows.
     fn work(&self, seed: u64) -> Work {
         self.dense.work(seed)
