@@ -272,7 +272,7 @@ fn images_of_mixed_sizes_are_refused_unless_an_image_size_is_given() {
     check_message(
         &err,
         &odd,
-        &["3x5", "2x2", "--image-size HxW", &dir.join("train/a/00.png").display().to_string()],
+        &["3x5", "2x2", "give an image size", &dir.join("train/a/00.png").display().to_string()],
     );
 
     let split = load(dir, &FolderOptions { image_size: Some((4, 3)), ..opts() }).unwrap();
@@ -332,7 +332,7 @@ fn one_folder_is_split_per_class_by_the_test_fraction_with_the_seed() {
     grey_png(&tmp3.path().join("b/0.png"), 2, 2, |_, _| 1);
     let err = load(tmp3.path(), &options).unwrap_err();
     assert!(matches!(err, DataError::SmallSplit { examples: 2, empty: "test", .. }), "{err:?}");
-    check_message(&err, tmp3.path(), &["too few", "--test-fraction"]);
+    check_message(&err, tmp3.path(), &["too few", "test fraction"]);
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -425,12 +425,12 @@ fn a_layout_without_a_test_set_asks_for_a_test_fraction() {
     grey_png(&dir.join("b/0.png"), 2, 2, |_, _| 0);
     let err = load(dir, &opts()).unwrap_err();
     assert!(matches!(err, DataError::FolderLayout { .. }), "{err:?}");
-    check_message(&err, dir, &["no train/ and test/", "--test-fraction"]);
+    check_message(&err, dir, &["no train/ and test/", "test fraction"]);
 
     // train/ without test/, and test/ without train/.
     let t = tempfile::tempdir().unwrap();
     grey_png(&t.path().join("train/a/0.png"), 2, 2, |_, _| 0);
-    check_message(&load(t.path(), &opts()).unwrap_err(), t.path(), &["no test/ folder", "--test-fraction"]);
+    check_message(&load(t.path(), &opts()).unwrap_err(), t.path(), &["no test/ folder", "test fraction"]);
     let t = tempfile::tempdir().unwrap();
     grey_png(&t.path().join("test/a/0.png"), 2, 2, |_, _| 0);
     check_message(&load(t.path(), &opts()).unwrap_err(), t.path(), &["no train/ folder"]);
@@ -438,7 +438,7 @@ fn a_layout_without_a_test_set_asks_for_a_test_fraction() {
     let t = tempfile::tempdir().unwrap();
     two_classes(t.path(), 1);
     let fraction = FolderOptions { test_fraction: Some(0.2), ..opts() };
-    check_message(&load(t.path(), &fraction).unwrap_err(), t.path(), &["drop --test-fraction"]);
+    check_message(&load(t.path(), &fraction).unwrap_err(), t.path(), &["give no test fraction"]);
     // Not a folder at all, and no folder.
     let file = t.path().join("train/a/00.png");
     check_message(&load(&file, &opts()).unwrap_err(), &file, &["not a folder"]);
@@ -451,12 +451,12 @@ fn bad_options_are_named() {
     let tmp = tempfile::tempdir().unwrap();
     two_classes(tmp.path(), 1);
     for (o, flag) in [
-        (FolderOptions { channels: Some(2), ..opts() }, "--channels 2"),
-        (FolderOptions { image_size: Some((0, 5)), ..opts() }, "--image-size 0x5"),
-        (FolderOptions { image_size: Some((9000, 5)), ..opts() }, "--image-size 9000x5"),
-        (FolderOptions { test_fraction: Some(1.5), ..opts() }, "--test-fraction 1.5"),
-        (FolderOptions { test_fraction: Some(0.0), ..opts() }, "--test-fraction 0"),
-        (FolderOptions { test_fraction: Some(f32::NAN), ..opts() }, "--test-fraction NaN"),
+        (FolderOptions { channels: Some(2), ..opts() }, "the channel count 2"),
+        (FolderOptions { image_size: Some((0, 5)), ..opts() }, "the image size 0x5"),
+        (FolderOptions { image_size: Some((9000, 5)), ..opts() }, "the image size 9000x5"),
+        (FolderOptions { test_fraction: Some(1.5), ..opts() }, "the test fraction 1.5"),
+        (FolderOptions { test_fraction: Some(0.0), ..opts() }, "the test fraction 0"),
+        (FolderOptions { test_fraction: Some(f32::NAN), ..opts() }, "the test fraction NaN"),
     ] {
         let err = load(tmp.path(), &o).unwrap_err();
         assert!(matches!(err, DataError::BadOption { .. }), "{err:?}");

@@ -117,10 +117,14 @@ fn curves(files: &[PathBuf], out: Option<PathBuf>) -> anyhow::Result<()> {
 fn weights(model: &Path, layer: Option<usize>, max: usize, out: &Path) -> anyhow::Result<()> {
     check_outputs(&[("--out", out)])?;
     let (net, _, input) = super::predict::load_model(model)?;
-    let (index, tiles, what) = nndl::inspect::weight_tiles(&net, input.shape, layer, max).map_err(|e| {
-        let e = anyhow::Error::new(e);
-        if layer.is_some() { e.context("--layer") } else { e }
-    })?;
+    let (index, tiles, what) =
+        nndl::inspect::weight_tiles(&net, input.shape, layer, max).map_err(|e| match e {
+            nndl::inspect::InspectError::NoSuchLayer { index, layers } => {
+                anyhow::anyhow!("--layer {index}: the model has {layers} layers (they count from 1)")
+            }
+            e if layer.is_some() => anyhow::Error::new(e).context("--layer"),
+            e => anyhow::Error::new(e),
+        })?;
     let shown = tiles.len();
     let title = format!("layer {index} ({}): {what}; red +, blue −", net.layers[index - 1].spec());
     let columns = ((shown as f64).sqrt().ceil() as usize).max(10);
