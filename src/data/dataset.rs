@@ -136,7 +136,8 @@ impl Dataset {
                 Features::Bytes(b) => (b.as_ptr(), self.input_size()),
                 Features::Floats(f) => (f.as_ptr().cast::<u8>(), 4 * self.input_size()),
             };
-            for &i in idx.iter().filter(|&&i| i < self.len()) {
+            let n = self.len();
+            for &i in idx.iter().filter(|&&i| i < n) {
                 for offset in (0..bytes).step_by(64) {
                     // SAFETY: a prefetch is only a hint; the address is inside example i.
                     unsafe {
