@@ -8,7 +8,8 @@ use clap::{Parser, Subcommand};
     version,
     about = "Train, inspect and use the neural networks of Nielsen's Neural Networks and Deep Learning",
     long_about = "Train, inspect and use the neural networks of Nielsen's \"Neural Networks and Deep \
-Learning\" on real MNIST.\n\nStart with `nndl train` (the book's chapter-1 run), then `nndl train --help`.\n\
+Learning\" on real MNIST, or on your own images (IDX files or an image folder) and CSV tables.\n\n\
+Start with `nndl train` (the book's chapter-1 run), then `nndl train --help`.\n\
 MNIST is read from --data, else $NNDL_DATA, else a cache folder, and downloaded there (and verified) if missing."
 )]
 struct Cli {
@@ -18,17 +19,17 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Train a network on MNIST (no flags: network.py's chapter-1 run)
+    /// Train a network on MNIST (no flags: network.py's chapter-1 run), an image folder or a CSV table
     Train(Box<train::TrainArgs>),
     /// Train a character-level language model (RNN or LSTM) on a text file, sampling as it learns
     TrainText(text::TextArgs),
-    /// Report a saved model's accuracy and cost on the 10,000 test images
+    /// Report a saved model's accuracy and cost on the test set of its data
     Eval(predict::EvalArgs),
-    /// Classify PNG images of digits with a saved model
+    /// Classify images (PNG or JPEG) or CSV rows with a saved model
     Predict(predict::PredictArgs),
     /// Show a saved model's layers, shapes and parameter counts
     Summary(predict::SummaryArgs),
-    /// Draw learning curves, a model's weights, or the test digits it gets wrong (PNG or SVG)
+    /// Draw learning curves, a model's weights, or the test examples it gets wrong (PNG or SVG)
     Plot(plot::PlotArgs),
     /// Download MNIST (if missing) into the data folder and verify it
     Download(data::DownloadArgs),

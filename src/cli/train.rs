@@ -23,7 +23,9 @@ use std::path::{Path, PathBuf};
   nndl train --layers 784,100,10 --cost cross-entropy --lambda 5 --eta 0.1 --epochs 60   # network2: ~97.9%\n  \
   nndl train --cost log-likelihood --eta 0.5 --save model.safetensors --metrics-json run.json\n  \
   nndl train --arch \"conv 20 5x5; maxpool 2; dense 100; softmax 10\" --eta 0.1 --epochs 60    # chapter 6: ~98.9%\n  \
-  nndl train --arch \"lstm 128; softmax 10\" --optimizer adam --batch-size 64 --epochs 20        # ~98.7%"
+  nndl train --arch \"lstm 128; softmax 10\" --optimizer adam --batch-size 64 --epochs 20        # ~98.7%\n  \
+  nndl train --data photos/ --image-size 32x32 --arch \"conv 16 5x5 relu; maxpool 2; dense 64 relu; softmax 5\"\n  \
+  nndl train --data wine.csv --layers 13,30,3 --cost cross-entropy --eta 0.5 --epochs 60 --validation-size 0  # ~99%"
 )]
 pub struct TrainArgs {
     #[command(flatten)]
