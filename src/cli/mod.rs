@@ -33,6 +33,10 @@ enum Command {
     Plot(plot::PlotArgs),
     /// Download MNIST (if missing) into the data folder and verify it
     Download(data::DownloadArgs),
+    /// Write a saved model as ONNX (for ONNX Runtime and every ONNX runner) or network2.py's JSON
+    Export(port::ExportArgs),
+    /// Read an ONNX model (nndl's or PyTorch's) or network2.py's JSON into an nndl model file
+    Import(port::ImportArgs),
 }
 
 /// The default for `--threads`: every core this process may use.
@@ -95,6 +99,7 @@ pub(crate) use say;
 
 mod data;
 mod plot;
+mod port;
 mod predict;
 mod progress;
 mod text;
@@ -142,5 +147,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::Summary(args) => predict::summary(args),
         Command::Plot(args) => plot::run(args),
         Command::Download(args) => data::download(args),
+        Command::Export(args) => port::export(args),
+        Command::Import(args) => port::import(args),
     }
 }
