@@ -48,13 +48,20 @@ pub fn to_json(net: &Network) -> Result<String, Network2Error> {
         Cost::CrossEntropy => "CrossEntropyCost",
         c => return Err(Network2Error::Cost(c)),
     };
+    // Each f32 as its shortest decimal (0.1, not 0.10000000149011612): the same f32 read back.
+    let short = |v: f32| -> f64 { v.to_string().parse().expect("a float's text parses") };
     let sizes = net.sizes();
     let mut weights = Vec::new();
     let mut biases = Vec::new();
     for (l, layer) in net.layers.iter().enumerate() {
         let (n_in, params) = (sizes[l], layer.params());
-        weights.push(params[0].chunks(n_in).map(|row| row.to_vec()).collect::<Vec<_>>());
-        biases.push(params[1].iter().map(|&b| vec![b]).collect::<Vec<_>>());
+        weights.push(
+            params[0]
+                .chunks(n_in)
+                .map(|row| row.iter().map(|&w| short(w)).collect())
+                .collect::<Vec<Vec<f64>>>(),
+        );
+        biases.push(params[1].iter().map(|&b| vec![short(b)]).collect::<Vec<_>>());
     }
     let doc = json!({ "sizes": sizes, "weights": weights, "biases": biases, "cost": cost });
     Ok(serde_json::to_string(&doc).expect("numbers serialise"))

@@ -133,7 +133,11 @@ impl Builder {
         outputs: usize,
     ) -> Vec<String> {
         self.count += 1;
-        let name = format!("{prefix}.{}", op.to_ascii_lowercase());
+        // Node names are unique in a graph: a layer's second Transpose is `.transpose.2`.
+        let base = format!("{prefix}.{}", op.to_ascii_lowercase());
+        let same =
+            self.nodes.iter().filter(|n| n.name.as_deref().is_some_and(|m| m.starts_with(&base))).count();
+        let name = if same == 0 { base } else { format!("{base}.{}", same + 1) };
         let output: Vec<String> = (0..outputs).map(|k| format!("{name}.{}.out{k}", self.count)).collect();
         self.nodes.push(NodeProto {
             name: Some(name),
