@@ -409,7 +409,7 @@ impl Reader {
                 let mut dims = vec![Dim::Batch];
                 dims.extend(rest.into_iter().map(Dim::Known));
                 let rank = dims.len() as i64;
-                let clamp = |v: i64| (if v < 0 { v + rank } else { v }).clamp(0, rank) as usize;
+                let clamp = |v: i64| (if v < 0 { v.saturating_add(rank) } else { v }).clamp(0, rank) as usize;
                 let start = clamp(attr_int(node, "start", 0));
                 let end = clamp(attr_int(node, "end", rank));
                 let dims = if start < end { dims[start..end].to_vec() } else { vec![] };
@@ -426,7 +426,7 @@ impl Reader {
                     let Dim::Known(i) = i else {
                         return Err(fail("indices that depend on the batch".into()));
                     };
-                    let k = if i < 0 { i + data.len() as i64 } else { i };
+                    let k = if i < 0 { i.saturating_add(data.len() as i64) } else { i };
                     out.push(
                         *data
                             .get(usize::try_from(k).unwrap_or(usize::MAX))
@@ -638,7 +638,7 @@ impl Reader {
                         let rank = form.rank() as i64;
                         let default = if self.opset >= 13 { -1 } else { 1 };
                         let axis = attr_int(node, "axis", default);
-                        let axis = if axis < 0 { axis + rank } else { axis };
+                        let axis = if axis < 0 { axis.saturating_add(rank) } else { axis };
                         if axis != rank - 1 {
                             return Err(fail(format!(
                                 "a softmax over axis {axis} of {rank}; nndl's is over the last (each example's or step's outputs)"
