@@ -248,7 +248,7 @@ pub fn announce(app: &App, run: u64, args: &[String], p: &Prepared) {
         &json!({
             "run": run,
             "args": args,
-            "arch": cli_train::describe(&specs),
+            "arch": models::describe(&specs, p.input.shape),
             "layers": models::layers(&specs, p.input.shape),
             "input": models::shape(p.input.shape),
             "classes": p.input.classes,
