@@ -377,7 +377,7 @@ function layerLayout(kind, shape) {
     const cell = Math.max(6, Math.min(30, Math.floor(560 / cols)));
     return { type: 'grid', count: c, cell: [cell, cell], cols, rows: Math.ceil(c / cols) };
   }
-  const scale = Math.max(1, Math.min(4, Math.floor(64 / Math.max(h, w))));
+  const scale = Math.max(1, Math.min(6, Math.floor(72 / Math.max(h, w))));
   const mw = w * scale + 4, mh = h * scale + 4;
   const cols = Math.max(1, Math.min(c, Math.floor(640 / mw)));
   return { type: 'maps', count: c * h * w, scale, mw, mh, cols, rows: Math.ceil(c / cols), c, h, w };
@@ -425,6 +425,14 @@ function drawLayer(view) {
       ctx.fillStyle = `rgb(${r | 0},${g | 0},${b | 0})`;
       ctx.fillRect((i % L.cols) * cw, Math.floor(i / L.cols) * ch, cw - gap, ch - gap);
     }
+    if (view.labels && cw >= 14) {
+      ctx.font = `${Math.min(14, cw - 6)}px system-ui, sans-serif`;
+      ctx.textAlign = 'center'; ctx.textBaseline = 'middle';
+      view.labels.forEach((t, i) => {
+        ctx.fillStyle = norm(a[i]) > 0.55 ? '#000' : '#ccc';
+        ctx.fillText(t, (i % L.cols) * cw + cw / 2, Math.floor(i / L.cols) * ch + ch / 2, cw - 4);
+      });
+    }
   }
   if (view.selected >= 0 && inside.focus === view) {
     ctx.strokeStyle = '#36c2ff'; ctx.lineWidth = 2;
@@ -457,6 +465,7 @@ function buildInside(info) {
     canvas.setAttribute('aria-label', `${title}: point at a neuron or use the arrow keys`);
     box.append(section);
     const view = { layer, canvas, layout: null, data: null, selected: -1 };
+    if (layer.index === info.layers.length - 1 && layer.out_shape[0] === info.classes.length) view.labels = info.classes;
     inside.views.push(view);
     canvas.addEventListener('pointermove', (e) => {
       if (!view.layout) return;
@@ -794,7 +803,7 @@ function niceStep(span, n) {
 /** A line chart: series of [x, y] points, axes with ticks, a legend; `data-points` counts the points drawn. */
 function chart(canvas, series, { xMax = 1, xMin = 1, log = false } = {}) {
   const dpr = window.devicePixelRatio || 1;
-  const cssW = canvas.clientWidth || 420, cssH = Math.round((cssW * 240) / 420);
+  const cssW = canvas.clientWidth || 420, cssH = Math.round(Math.min(260, Math.max(170, cssW * 0.62)));
   canvas.width = Math.round(cssW * dpr); canvas.height = Math.round(cssH * dpr);
   const ctx = canvas.getContext('2d');
   ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
