@@ -1,4 +1,3 @@
-<<<<<<< HEAD
 // nndl serve's page: draw, look inside, browse the test set, watch training. Plain JS, no
 // dependencies; it speaks only to the API of docs/serve-api.md on its own origin.
 'use strict';
@@ -887,13 +886,3 @@ async function start() {
   else showView('draw');
 }
 start();
-=======
-// Placeholder: the page proper is written on the `web` branch.
-"use strict";
-fetch("api/models")
-  .then((r) => r.json())
-  .then((j) => {
-    document.getElementById("models").textContent =
-      "Models: " + (j.models.map((m) => m.name).join(", ") || "none");
-  });
->>>>>>> serve
