@@ -6,6 +6,8 @@
 //!
 //! Skipped (with the reason printed) where chromium or chromium-driver is not installed.
 
+#![cfg(feature = "serve")]
+
 mod common;
 mod webdriver;
 
@@ -25,7 +27,7 @@ fn nndl(args: &[&str]) -> std::process::Output {
 fn train_models(dir: &Path) -> (PathBuf, PathBuf) {
     let mlp = dir.join("mlp.safetensors");
     let conv = dir.join("conv.safetensors");
-    let common = ["--epochs", "1", "--train-size", "10000", "--seed", "1", "--quiet"];
+    let common = ["train", "--epochs", "1", "--train-size", "10000", "--seed", "1", "--quiet"];
     let m = mlp.to_str().unwrap();
     nndl(&[&common[..], &["--layers", "784,30,10", "--save", m]].concat());
     let c = conv.to_str().unwrap();
@@ -168,7 +170,7 @@ fn the_page_in_a_real_browser() {
     let error = browser.wait_for("the flag's error", "const e = document.getElementById('train-error'); return !e.hidden && e.textContent", 20);
     assert!(error.as_str().unwrap().contains("--eta"), "the error names the flag: {error}");
     browser.type_into("#arch", "conv 10 5x5 relu; maxpool 2; dense 30 relu; softmax 10");
-    browser.type_into("#flags", "--eta 0.1 --epochs 3 --train-size 10000 --validation-size 2000 --monitor all --track-gradients 200 --seed 1");
+    browser.type_into("#flags", "--eta 0.03 --epochs 3 --train-size 10000 --validation-size 2000 --monitor all --track-gradients 200 --seed 1");
     browser.click("#start");
     let mut seen = Vec::new();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);

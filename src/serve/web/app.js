@@ -787,12 +787,14 @@ function drawCharts() {
   chart($('chart-cost'), [line('training_cost', 'training', '#2f6fdf'), line('evaluation_cost', 'validation', '#e2762b')], { xMax: E });
   chart($('chart-acc'), [line('training_accuracy', 'training', '#2f6fdf', pct), line('evaluation_accuracy', 'validation', '#e2762b', pct)], { xMax: E });
   const layers = Math.max(run.before ? run.before.length : 0, ...eps.map((e) => (e.gradient_norms ? e.gradient_norms.length : 0)));
+  // The norms come one per layer with biases, first layer first.
+  const biased = (run.started ? run.started.layers : []).filter((l) => ['dense', 'conv', 'timedense', 'rnn', 'lstm'].includes(l.kind));
   const grads = [];
   for (let l = 0; l < layers; l++) {
     const pts = [];
     if (run.before && run.before[l] > 0) pts.push([0, run.before[l]]);
     for (const e of eps) if (e.gradient_norms && e.gradient_norms[l] > 0) pts.push([e.epoch, e.gradient_norms[l]]);
-    grads.push({ label: `layer ${l + 1}`, colour: SERIES_COLOURS[l % SERIES_COLOURS.length], points: pts });
+    grads.push({ label: biased.length === layers ? `${biased[l].index}: ${biased[l].description.split(' ').slice(0, 2).join(' ')}` : `layer ${l + 1}`, colour: SERIES_COLOURS[l % SERIES_COLOURS.length], points: pts });
   }
   chart($('chart-grad'), grads, { xMax: E, log: true, xMin: 0 });
 }
@@ -816,7 +818,7 @@ function chart(canvas, series, { xMax = 1, xMin = 1, log = false } = {}) {
   }
   canvas.dataset.points = pts.length;
   canvas.dataset.series = series.map((s) => s.points.length).join(',');
-  const left = 48, right = 12, top = 12, bottom = 28;
+  const left = 48, right = 12, top = 26, bottom = 28;
   const W = cssW - left - right, H = cssH - top - bottom;
   ctx.font = '11px system-ui, sans-serif';
   const ty = (v) => (log ? Math.log10(v) : v);
@@ -839,7 +841,7 @@ function chart(canvas, series, { xMax = 1, xMin = 1, log = false } = {}) {
     for (let v = Math.ceil(lo / step) * step; v <= hi; v += step) {
       const y = top + H - ((v - lo) / (hi - lo)) * H;
       ctx.beginPath(); ctx.moveTo(left, y); ctx.lineTo(left + W, y); ctx.stroke();
-      ctx.fillText(Math.abs(v) < 1e-12 ? '0' : +v.toPrecision(4), left - 4, y);
+      ctx.fillText(Math.abs(v) < step / 1e6 ? '0' : v.toFixed(Math.max(0, -Math.floor(Math.log10(step)))), left - 4, y);
     }
   }
   ctx.textAlign = 'center'; ctx.textBaseline = 'top';
@@ -860,8 +862,8 @@ function chart(canvas, series, { xMax = 1, xMin = 1, log = false } = {}) {
   ctx.textAlign = 'left'; ctx.textBaseline = 'middle';
   let lx = left + 8;
   for (const s of shown) {
-    ctx.fillStyle = s.colour; ctx.fillRect(lx, top + 6, 12, 3);
-    ctx.fillStyle = fg; ctx.fillText(s.label, lx + 16, top + 8);
+    ctx.fillStyle = s.colour; ctx.fillRect(lx, 8, 12, 3);
+    ctx.fillStyle = fg; ctx.fillText(s.label, lx + 16, 10);
     lx += 26 + ctx.measureText(s.label).width;
   }
   if (!pts.length) { ctx.fillStyle = muted; ctx.textAlign = 'center'; ctx.fillText('no figures yet', left + W / 2, top + H / 2); }
