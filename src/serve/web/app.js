@@ -668,7 +668,8 @@ function trainError(text) { $('train-error').textContent = text || ''; $('train-
 function setupTraining() {
   const preset = $('preset');
   const apply = () => { [$('arch').value, $('flags').value] = PRESETS[preset.value]; };
-  preset.addEventListener('change', apply);
+  preset.addEventListener('change', () => { if (PRESETS[preset.value]) apply(); });
+  for (const id of ['arch', 'flags']) $(id).addEventListener('input', () => { preset.value = 'custom'; });
   apply();
   $('train-form').addEventListener('submit', async (e) => {
     e.preventDefault();
@@ -794,7 +795,7 @@ function drawCharts() {
     const pts = [];
     if (run.before && run.before[l] > 0) pts.push([0, run.before[l]]);
     for (const e of eps) if (e.gradient_norms && e.gradient_norms[l] > 0) pts.push([e.epoch, e.gradient_norms[l]]);
-    grads.push({ label: biased.length === layers ? `${biased[l].index}: ${biased[l].description.split(' ').slice(0, 2).join(' ')}` : `layer ${l + 1}`, colour: SERIES_COLOURS[l % SERIES_COLOURS.length], points: pts });
+    grads.push({ label: biased.length === layers ? `${biased[l].index} ${biased[l].description.split(' ')[0]}` : `layer ${l + 1}`, colour: SERIES_COLOURS[l % SERIES_COLOURS.length], points: pts });
   }
   chart($('chart-grad'), grads, { xMax: E, log: true, xMin: 0 });
 }
@@ -831,10 +832,16 @@ function chart(canvas, series, { xMax = 1, xMin = 1, log = false } = {}) {
   ctx.strokeStyle = gridC; ctx.fillStyle = muted; ctx.lineWidth = 1;
   ctx.textAlign = 'right'; ctx.textBaseline = 'middle';
   if (log) {
-    for (let e = Math.ceil(lo); e <= Math.floor(hi); e++) {
-      const y = top + H - ((e - lo) / (hi - lo)) * H;
-      ctx.beginPath(); ctx.moveTo(left, y); ctx.lineTo(left + W, y); ctx.stroke();
-      ctx.fillText(`1e${e}`, left - 4, y);
+    // Powers of ten, and 2× and 5× them when the data spans less than two decades.
+    const marks = hi - lo < 2 ? [1, 2, 5] : [1];
+    for (let e = Math.floor(lo); e <= Math.ceil(hi); e++) {
+      for (const m of marks) {
+        const t = e + Math.log10(m);
+        if (t < lo || t > hi) continue;
+        const y = top + H - ((t - lo) / (hi - lo)) * H;
+        ctx.beginPath(); ctx.moveTo(left, y); ctx.lineTo(left + W, y); ctx.stroke();
+        ctx.fillText(m * 10 ** e >= 0.01 && m * 10 ** e < 1000 ? String(+(m * 10 ** e).toPrecision(2)) : `${m}e${e}`, left - 4, y);
+      }
     }
   } else {
     const step = niceStep(hi - lo, 4);
