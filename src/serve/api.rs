@@ -59,14 +59,20 @@ pub async fn blocking<T: Send + 'static>(
         .unwrap_or_else(|e| Err(ApiError::internal(format!("the work failed: {e}"))))
 }
 
-/// The body, refused past [`MAX_BODY`] (413).
-pub async fn read_body(body: Body) -> ApiResult<Bytes> {
-    axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
+/// The body, refused past [`MAX_BODY`] (413): at once when its `Content-Length` says so,
+/// else once that much has come.
+pub async fn read_body(headers: &HeaderMap, body: Body) -> ApiResult<Bytes> {
+    let too_large = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("the body is over {} MiB; send a smaller image", MAX_BODY >> 20),
         )
-    })
+    };
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        return Err(too_large());
+    }
+    axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| too_large())
 }
 
 /// What a POST body is, by its Content-Type.

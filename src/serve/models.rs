@@ -44,7 +44,7 @@ impl Model {
         json!({
             "name": self.name,
             "path": self.path,
-            "arch": crate::cli::train::describe(&specs),
+            "arch": describe(&specs, self.input.shape),
             "input": shape(self.input.shape),
             "format": format_name(self.input.format),
             "reads_images": self.reads_images(),
@@ -58,6 +58,14 @@ impl Model {
     }
 }
 
+/// `1×28×28 → conv 20 5x5 relu → …`: the input's shape, then the layers.
+pub fn describe(specs: &[LayerSpec], input: Shape) -> String {
+    std::iter::once(input.to_string())
+        .chain(specs.iter().map(|s| s.to_string()))
+        .collect::<Vec<_>>()
+        .join(" → ")
+}
+
 pub fn format_name(format: Format) -> &'static str {
     match format {
         Format::Idx => "idx",
@@ -65,6 +73,20 @@ pub fn format_name(format: Format) -> &'static str {
         Format::Csv => "csv",
         Format::Text => "text",
     }
+}
+
+/// f32 values as JSON numbers written as short as they read back (a `json!` of f32 would
+/// write each as the f64 it widens to, with twice the digits). Not finite: `null`.
+pub fn floats(values: &[f32]) -> Value {
+    Value::Array(values.iter().map(|&v| float(v)).collect())
+}
+
+pub fn float(v: f32) -> Value {
+    v.to_string()
+        .parse::<f64>()
+        .ok()
+        .and_then(serde_json::Number::from_f64)
+        .map_or(Value::Null, Value::Number)
 }
 
 /// `[channels, height, width]`.
@@ -156,14 +178,14 @@ pub fn weights(net: &Network, input: Shape, layer: usize, neuron: Option<usize>)
             let row = &w[n * per..(n + 1) * per];
             let (min, max) = range(row);
             json!({ "layer": layer, "neuron": n, "kind": kind(spec), "shape": shape,
-                    "weights": row, "bias": b[n], "min": min, "max": max })
+                    "weights": floats(row), "bias": float(b[n]), "min": float(min), "max": float(max) })
         }
         None => {
             let shown = neurons.min(MAX_NEURONS);
             let (min, max) = range(&w[..shown * per]);
-            let rows: Vec<&[f32]> = w.chunks(per).take(shown).collect();
+            let rows: Vec<Value> = w.chunks(per).take(shown).map(floats).collect();
             json!({ "layer": layer, "neuron": null, "kind": kind(spec), "shape": shape, "neurons": neurons,
-                    "weights": rows, "bias": &b[..shown], "min": min, "max": max })
+                    "weights": rows, "bias": floats(&b[..shown]), "min": float(min), "max": float(max) })
         }
     })
 }

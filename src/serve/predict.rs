@@ -74,7 +74,7 @@ pub async fn route(
 ) -> ApiResult<Json<Response>> {
     let started = std::time::Instant::now();
     let kind = api::body_kind(&headers)?;
-    let bytes = api::read_body(body).await?;
+    let bytes = api::read_body(&headers, body).await?;
     let (request, input) = match kind {
         BodyKind::Image => {
             let request = Request { model: query.get("model").cloned(), ..Request::default() };

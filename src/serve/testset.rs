@@ -3,7 +3,7 @@
 
 use super::App;
 use super::api::{self, ApiError, ApiResult};
-use super::models::{Model, shape};
+use super::models::{Model, floats, shape};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use ndarray::Array2;
@@ -133,7 +133,7 @@ pub async fn examples(
                 "index": i,
                 "label": results.data.labels[i],
                 "prediction": results.predictions[i],
-                "values": results.data.example(i),
+                "values": floats(&results.data.example(i)),
             })
         })
         .collect();
@@ -170,8 +170,8 @@ pub async fn example(
         "label": label,
         "class": model.input.classes.get(label),
         "shape": shape(results.data.shape),
-        "values": results.data.example(i),
+        "values": floats(&results.data.example(i)),
         "prediction": results.predictions[i],
-        "output": results.outputs.row(i).to_vec(),
+        "output": floats(&results.outputs.row(i).to_vec()),
     })))
 }

@@ -187,7 +187,10 @@ impl Observer for Streamer {
 
     fn epoch_end(&mut self, metrics: &EpochMetrics, net: &Network) {
         self.app.trainer.lock().epoch = metrics.epoch;
-        self.publish("epoch", serde_json::to_value(metrics).unwrap_or_else(|_| json!({})));
+        // Through text, so that η (an f32) reads as the metrics file writes it (0.1, not the
+        // f64 it widens to).
+        let figures = serde_json::to_string(metrics).ok().and_then(|t| serde_json::from_str(&t).ok());
+        self.publish("epoch", figures.unwrap_or_else(|| json!({})));
         let due = self.last_weights.is_none_or(|t| t.elapsed() >= Duration::from_secs(1));
         if (due || metrics.epoch == self.epochs)
             && let Some(layer) = models::first_weighted(net)
@@ -248,7 +251,7 @@ pub fn announce(app: &App, run: u64, args: &[String], p: &Prepared) {
         &json!({
             "run": run,
             "args": args,
-            "arch": cli_train::describe(&specs),
+            "arch": models::describe(&specs, p.input.shape),
             "layers": models::layers(&specs, p.input.shape),
             "input": models::shape(p.input.shape),
             "classes": p.input.classes,
@@ -372,7 +375,7 @@ pub async fn start(
     if api::body_kind(&headers)? != api::BodyKind::Json {
         return Err(ApiError::bad("send the flags as JSON: {\"args\": [\"--epochs\", \"3\"]}"));
     }
-    let request: StartRequest = api::parse_json(&api::read_body(body).await?)?;
+    let request: StartRequest = api::parse_json(&api::read_body(&headers, body).await?)?;
     let args = page_args(&request.args, app.data.as_deref())?;
     let run = app.trainer.begin(request.args.clone())?;
     app.hub.clear();
