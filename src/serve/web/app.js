@@ -681,12 +681,14 @@ function setupTraining() {
     const arch = $('arch').value.trim();
     if (arch) args = ['--arch', arch, ...args];
     $('start').disabled = true;
+    statusLine('checking the flags, loading the data, building the network…');
     try {
       const r = await api('/api/train', { json: { args } });
       setRunState(r.state, r.run);
     } catch (err) {
       trainError(err.message);
       $('start').disabled = false;
+      statusLine();
     }
   });
   for (const action of ['pause', 'resume', 'stop']) {
@@ -751,6 +753,7 @@ function listen() {
   on('weights', showTrainWeights);
   on('paused', () => setRunState('paused'));
   on('resumed', () => setRunState('running'));
+  on('stopping', () => setRunState('stopping'));
   on('finished', (d) => {
     setRunState('finished', d.run, d.model_ready);
     const acc = d.test_accuracy !== null && d.test_accuracy !== undefined ? `test accuracy ${pct(d.test_accuracy).toFixed(2)}%` : '';
