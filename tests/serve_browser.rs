@@ -133,6 +133,13 @@ fn the_page_in_a_real_browser() {
         let text = text.as_str().unwrap();
         assert!(text.contains(first) && text.contains("a = ") && text.contains("z = "), "{name}: {text}");
     }
+    // Drawing with the Inside view open asks for every layer of the chosen model (here the conv net).
+    browser.click("#clear");
+    browser.pointer("#canvas", "mouse", &seven(), true);
+    browser.wait_for("the layers of the new stroke", IDLE, 20);
+    let latency = browser.js("return document.getElementById('latency').textContent", json!([]));
+    eprintln!("stroke → every layer of the conv net on the page: {latency}");
+    browser.pointer("#layers canvas[data-layer=\"0\"]", "mouse", &[(30.0, 20.0), (34.0, 22.0)], false);
     browser.resize(1280, 1250);
     screenshot(&browser, "inside");
     browser.resize(1280, 900);
