@@ -87,9 +87,17 @@ impl Browser {
         let profile = tempfile::tempdir().unwrap();
         let mut browser = Browser { agent, base, _driver: driver, _profile: profile };
         let args = json!([
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--no-proxy-server", "--disable-dev-shm-usage", "--force-device-scale-factor=1",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-proxy-server",
+            "--disable-dev-shm-usage",
+            "--force-device-scale-factor=1",
             format!("--window-size={width},{height}"),
             format!("--user-data-dir={}", browser._profile.path().display()),
         ]);
@@ -155,7 +163,8 @@ impl Browser {
     /// corner), pressed from the first to the last when `press`.
     pub fn pointer(&self, css: &str, kind: &str, points: &[(f64, f64)], press: bool) {
         let e = self.find(css);
-        let rect = self.js("const r = arguments[0].getBoundingClientRect(); return [r.width, r.height];", json!([e]));
+        let rect = self
+            .js("const r = arguments[0].getBoundingClientRect(); return [r.width, r.height];", json!([e]));
         let (w, h) = (rect[0].as_f64().unwrap(), rect[1].as_f64().unwrap());
         let mut actions = Vec::new();
         for (i, &(x, y)) in points.iter().enumerate() {
@@ -221,7 +230,8 @@ pub fn decode_base64(text: &str) -> Vec<u8> {
         b'/' => 63,
         _ => panic!("not base64: {c}"),
     };
-    let digits: Vec<u8> = text.bytes().filter(|c| !c.is_ascii_whitespace() && *c != b'=').map(value).collect();
+    let digits: Vec<u8> =
+        text.bytes().filter(|c| !c.is_ascii_whitespace() && *c != b'=').map(value).collect();
     let mut out = Vec::with_capacity(digits.len() * 3 / 4);
     for chunk in digits.chunks(4) {
         let n = chunk.iter().enumerate().fold(0u32, |n, (i, &d)| n | (d as u32) << (18 - 6 * i));

@@ -287,11 +287,11 @@ async function predict() {
     if (inside) showLayers(answer);
     const ms = performance.now() - t0;
     state.latencies.push(ms);
-    if (state.latencies.length > 50) state.latencies.shift();
+    if (state.latencies.length > 200) state.latencies.shift();
     const sorted = [...state.latencies].sort((a, b) => a - b);
     const median = sorted[Math.floor(sorted.length / 2)];
     const lat = $('latency');
-    lat.textContent = `${ms.toFixed(1)} ms · median ${median.toFixed(1)} ms · server ${(answer.micros / 1000).toFixed(1)} ms`;
+    lat.textContent = `${ms.toFixed(1)} ms · median ${median.toFixed(1)} ms of ${sorted.length} · server ${(answer.micros / 1000).toFixed(1)} ms`;
     lat.dataset.ms = ms.toFixed(2);
     lat.dataset.median = median.toFixed(2);
   } catch (e) {
