@@ -248,9 +248,9 @@ function clearPad() {
   redrawPad(); predictSoon();
 }
 /** Puts a test digit on the pad and shows the Draw view. */
-function sendToPad(values, shape) {
+function sendToPad(values, shape, model) {
   state.strokes = [];
-  state.base = { values, shape };
+  state.base = { values, shape, model };
   redrawPad();
   $('draw-hint').hidden = true;
   showView('draw');
@@ -276,7 +276,9 @@ async function predict() {
   if (inside && state.model) body.model = state.model;
   if (!state.strokes.length && state.base) {
     const [, h, w] = state.base.shape;
-    Object.assign(body, { pixels: state.base.values, width: w, height: h });
+    // A digit goes through predict's preprocessing for every model; another image, as it is, to its own.
+    if (modelInfo(state.base.model)?.digits !== false) Object.assign(body, { pixels: state.base.values, width: w, height: h });
+    else Object.assign(body, { pixels: state.base.values, model: state.base.model });
   } else {
     body.image = pad.toDataURL('image/png');
   }
@@ -631,7 +633,7 @@ async function loadExamples(model, label, predicted, classes) {
       type: 'button', class: 'example', 'data-index': x.index,
       title: `test digit ${x.index}: label ${classes[x.label]}, answered ${classes[x.prediction]}; send to the pad`,
       'aria-label': `test digit ${x.index}, label ${classes[x.label]}, answered ${classes[x.prediction]}: send to the pad`,
-      onclick: () => sendToPad(x.values, shape),
+      onclick: () => sendToPad(x.values, shape, model),
     }, canvas, el('span', { text: `#${x.index}` }));
   }));
 }
@@ -709,9 +711,14 @@ function setRunState(s, n, modelReady) {
   $('pause').disabled = s !== 'running';
   $('resume').disabled = s !== 'paused';
   $('stop').disabled = !(s === 'running' || s === 'paused');
-  if (modelReady !== undefined) $('download').setAttribute('aria-disabled', String(!modelReady));
+  if (modelReady !== undefined) setDownload(modelReady);
   document.body.dataset.run = s;
   statusLine();
+}
+function setDownload(ready) {
+  const a = $('download');
+  a.setAttribute('aria-disabled', String(!ready));
+  a.tabIndex = ready ? 0 : -1;
 }
 function statusLine(extra = '') {
   const st = run.started;
@@ -728,7 +735,7 @@ function listen() {
   on('hello', (d) => setRunState(d.state, d.run));
   on('started', (d) => {
     run.started = d; run.epochs = []; run.before = null; run.run = d.run;
-    $('download').setAttribute('aria-disabled', 'true');
+    setDownload(false);
     $('epoch-progress').value = 0;
     $('train-weights').replaceChildren();
     trainError('');
