@@ -107,7 +107,7 @@ fn seven() -> (Vec<f32>, usize, usize) {
     for y in 0..h {
         for x in 0..w {
             let bar = (15..27).contains(&y) && (15..78).contains(&x);
-            let stroke = y >= 15 && y < 110 && {
+            let stroke = (15..110).contains(&y) && {
                 let along = 77.0 - (y as f32 - 15.0) * 0.45;
                 (x as f32 - along).abs() < 6.0
             };
@@ -434,7 +434,7 @@ fn a_serve_training_run_streams_the_epochs_of_its_metrics_file() {
     assert_eq!(streamed, *file["epochs"].as_array().unwrap(), "the page sees the metrics file's figures");
     assert_eq!(seen[2].1["gradient_norms"], file["initial_gradient_norms"]);
     assert!(kinds.contains(&"weights") && kinds.contains(&"progress"), "{kinds:?}");
-    let progress = seen.iter().filter(|(k, _)| k == "progress").last().unwrap();
+    let progress = seen.iter().rfind(|(k, _)| k == "progress").unwrap();
     assert_eq!(progress.1["done"], progress.1["batches"]);
     let finished = &seen.last().unwrap().1;
     assert_eq!(finished["epochs_run"], 3);

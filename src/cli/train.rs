@@ -146,6 +146,7 @@ pub struct TrainArgs {
 
 impl TrainArgs {
     /// The flags given that write files (--save, --metrics-json, --plot).
+    #[cfg_attr(not(feature = "serve"), allow(dead_code))]
     pub fn output_flags(&self) -> Vec<&'static str> {
         [
             ("--save", self.save.is_some()),
@@ -268,6 +269,7 @@ pub struct Prepared {
 
 /// What a finished run leaves: the trained network, its report and its test figures, and the
 /// record saved with it.
+#[cfg_attr(not(feature = "serve"), allow(dead_code))]
 pub struct Outcome {
     pub net: Network,
     pub report: train::TrainReport,

@@ -204,6 +204,9 @@ impl Server {
     ) -> anyhow::Result<Server> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
+            // CPU work (forward passes, evaluations) runs on these: a few more than the cores
+            // keep them busy; more would only hold more memory.
+            .max_blocking_threads(8)
             .thread_name("nndl-serve")
             .enable_all()
             .build()

@@ -115,7 +115,7 @@ pub async fn examples(
         if let Some(v) = value.filter(|&v| v >= classes) {
             return Err(ApiError::not_found(format!(
                 "{name} {v}: the classes count from 0 to {}",
-                classes - 1
+                classes.saturating_sub(1)
             )));
         }
     }
