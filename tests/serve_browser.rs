@@ -156,6 +156,16 @@ fn the_page_in_a_real_browser() {
         let text = text.as_str().unwrap();
         assert!(text.contains(first) && text.contains("a = ") && text.contains("z = "), "{name}: {text}");
     }
+    // The keyboard reaches neurons too: focus the output layer, two steps right → neuron 2.
+    browser.js("document.getElementById('neuron-info').dataset.weights = ''", json!([]));
+    browser.keys("#layers canvas[data-layer=\"3\"]", "\u{E014}\u{E014}");
+    let text = browser.wait_for(
+        "neuron 2 by the keyboard",
+        "const i = document.getElementById('neuron-info'); return i.dataset.layer === '3' && i.dataset.neuron === '2' \
+         && i.dataset.weights === 'shown' && document.getElementById('neuron-text').textContent",
+        20,
+    );
+    assert!(text.as_str().unwrap().contains("neuron 2 (class 2)"), "{text}");
     // Drawing with the Inside view open asks for every layer of the chosen model (here the conv net).
     browser.click("#clear");
     browser.js(RESET_TIMES, json!([]));

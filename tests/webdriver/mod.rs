@@ -153,6 +153,12 @@ impl Browser {
         self.send("POST", &format!("/element/{id}/click"), None);
     }
 
+    /// Keys sent to an element (which gets the focus); W3C codes such as `\u{E014}` (→) work.
+    pub fn keys(&self, css: &str, text: &str) {
+        let id = self.find(css)[ELEMENT].as_str().unwrap().to_string();
+        self.send("POST", &format!("/element/{id}/value"), Some(json!({ "text": text })));
+    }
+
     pub fn type_into(&self, css: &str, text: &str) {
         let id = self.find(css)[ELEMENT].as_str().unwrap().to_string();
         self.send("POST", &format!("/element/{id}/clear"), None);
