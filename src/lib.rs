@@ -31,6 +31,7 @@ pub mod network2_json;
 pub mod onnx;
 pub mod optim;
 pub mod plot;
+pub mod probe;
 pub mod text;
 pub mod train;
 

@@ -37,6 +37,10 @@ enum Command {
     Export(port::ExportArgs),
     /// Read an ONNX model (nndl's or PyTorch's) or network2.py's JSON into an nndl model file
     Import(port::ImportArgs),
+    /// Serve a web page (and a JSON API) to draw digits for saved models, look inside them, and
+    /// train live
+    #[cfg(feature = "serve")]
+    Serve(crate::serve::ServeArgs),
 }
 
 /// The default for `--threads`: every core this process may use.
@@ -46,7 +50,7 @@ fn all_cores() -> usize {
 
 /// `--threads N` as used: N, but no more than the cores this process may use (more threads
 /// than cores only wait on each other), saying so when it lowers N.
-fn threads(asked: Option<usize>) -> usize {
+pub(crate) fn threads(asked: Option<usize>) -> usize {
     let cores = all_cores();
     match asked {
         Some(n) if n > cores => {
@@ -62,7 +66,7 @@ fn threads(asked: Option<usize>) -> usize {
 }
 
 /// A training error as the CLI reports it: a setting named by its flag.
-fn flag_error(e: nndl::train::TrainError) -> anyhow::Error {
+pub(crate) fn flag_error(e: nndl::train::TrainError) -> anyhow::Error {
     use nndl::train::TrainError;
     match e {
         TrainError::Setting { setting, why } => anyhow::anyhow!("--{}: {why}", setting.replace('_', "-")),
@@ -78,7 +82,7 @@ fn shown(path: &std::path::Path) -> String {
 
 /// Whether standard output carries data (an output given as `-`): the report then goes to
 /// standard error, so the data can be piped on clean.
-static STDOUT_IS_DATA: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+pub(crate) static STDOUT_IS_DATA: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 fn stdout_is_data(yes: bool) {
     STDOUT_IS_DATA.store(yes, std::sync::atomic::Ordering::Relaxed);
@@ -97,13 +101,13 @@ macro_rules! say {
 }
 pub(crate) use say;
 
-mod data;
+pub(crate) mod data;
 mod plot;
 mod port;
-mod predict;
-mod progress;
+pub(crate) mod predict;
+pub(crate) mod progress;
 mod text;
-mod train;
+pub(crate) mod train;
 
 /// `--threads`: must be at least 1.
 fn parse_threads(s: &str) -> Result<usize, String> {
@@ -149,5 +153,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::Download(args) => data::download(args),
         Command::Export(args) => port::export(args),
         Command::Import(args) => port::import(args),
+        #[cfg(feature = "serve")]
+        Command::Serve(args) => crate::serve::serve(args),
     }
 }
