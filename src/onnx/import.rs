@@ -229,10 +229,10 @@ impl Reader {
                         "it reads an activation that a later layer has already transformed; nndl reads chains of layers, without branches or skips".into(),
                     ));
                 }
-                if let Some(i) = self.pending_rnn.take() {
-                    if let LayerSpec::Recurrent { sequence, .. } = &mut self.layers[i].spec {
-                        *sequence = matches!(form, Form::RnnY(..));
-                    }
+                if let Some(i) = self.pending_rnn.take()
+                    && let LayerSpec::Recurrent { sequence, .. } = &mut self.layers[i].spec
+                {
+                    *sequence = matches!(form, Form::RnnY(..));
                 }
                 Ok(form)
             }
@@ -388,7 +388,7 @@ impl Reader {
             }
             "Constant" => {
                 let v = if let Some(t) = attr(node, "value").and_then(|a| a.t.as_ref()) {
-                    tensor_value(t).map_err(|e| fail(e))?
+                    tensor_value(t).map_err(fail)?
                 } else if let Some(a) = attr(node, "value_float").and_then(|a| a.f) {
                     Value::Floats { dims: vec![], data: vec![a] }
                 } else if let Some(a) = attr(node, "value_floats") {
