@@ -7,7 +7,7 @@ use nndl::data::{Augment, Dataset, numbered_classes};
 use nndl::layers::{Init, Shape, parse_arch};
 use nndl::network::Network;
 use nndl::optim::Rule;
-use nndl::train::{self, Collective, LocalGroup, Silent, TrainConfig, TrainError};
+use nndl::train::{self, Collective, LocalGroup, Session, Silent, TrainConfig, TrainError};
 use rand::Rng as _;
 
 const SHAPE: Shape = Shape { channels: 1, height: 12, width: 12 };
@@ -60,7 +60,7 @@ fn run(arch: &str, data: &Dataset, cfg: &TrainConfig, ranks: Option<usize>) -> V
                         cfg,
                         &mut nndl::seeded_rng(11),
                         &mut Silent,
-                        Some(c),
+                        session(c),
                     )
                     .unwrap();
                     params(&net)
@@ -69,6 +69,10 @@ fn run(arch: &str, data: &Dataset, cfg: &TrainConfig, ranks: Option<usize>) -> V
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     })
+}
+
+fn session(c: &mut dyn Collective) -> Session<'_> {
+    Session { collective: Some(c), ..Session::default() }
 }
 
 fn max_diff(a: &[f32], b: &[f32]) -> f32 {
@@ -176,7 +180,7 @@ fn a_rank_that_leaves_stops_the_others() {
     let mut group = groups.pop().unwrap();
     let mut net = net(MLP);
     let c: &mut dyn Collective = &mut group;
-    let err = train::train_with(&mut net, &d, None, &cfg, &mut nndl::seeded_rng(1), &mut Silent, Some(c))
+    let err = train::train_with(&mut net, &d, None, &cfg, &mut nndl::seeded_rng(1), &mut Silent, session(c))
         .unwrap_err();
     assert!(matches!(err, TrainError::Collective(_)), "{err}");
     assert!(err.to_string().contains("rank 1"), "{err}");

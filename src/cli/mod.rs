@@ -76,6 +76,13 @@ fn shown(path: &std::path::Path) -> String {
 /// standard error, so the data can be piped on clean.
 static STDOUT_IS_DATA: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
+/// Whether the report is not printed at all (the ranks of a data-parallel run but rank 0).
+static SILENT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn silence(yes: bool) {
+    SILENT.store(yes, std::sync::atomic::Ordering::Relaxed);
+}
+
 fn stdout_is_data(yes: bool) {
     STDOUT_IS_DATA.store(yes, std::sync::atomic::Ordering::Relaxed);
 }
@@ -84,7 +91,8 @@ fn stdout_is_data(yes: bool) {
 /// output carries data.
 macro_rules! say {
     ($($arg:tt)*) => {
-        if $crate::cli::STDOUT_IS_DATA.load(std::sync::atomic::Ordering::Relaxed) {
+        if $crate::cli::SILENT.load(std::sync::atomic::Ordering::Relaxed) {
+        } else if $crate::cli::STDOUT_IS_DATA.load(std::sync::atomic::Ordering::Relaxed) {
             eprintln!($($arg)*)
         } else {
             println!($($arg)*)
@@ -93,10 +101,12 @@ macro_rules! say {
 }
 pub(crate) use say;
 
+mod checkpoint;
 mod data;
 mod plot;
 mod predict;
 mod progress;
+mod ranks;
 mod text;
 mod train;
 

@@ -1,7 +1,9 @@
 //! `nndl train`: build a network from flags, train it on the data, report and save.
 
+use super::checkpoint::{self, CheckpointArgs, Origin};
 use super::data::DataArgs;
 use super::progress::EpochPrinter;
+use super::ranks::Ranks;
 use anyhow::{Context, bail};
 use nndl::activation::Activation;
 use nndl::cost::Cost;
@@ -139,6 +141,8 @@ pub struct TrainArgs {
     /// No progress bar
     #[arg(long, short, help_heading = "Output")]
     quiet: bool,
+    #[command(flatten)]
+    checkpoint: CheckpointArgs,
 }
 
 /// The layers from --arch, else from --layers/--activation/--output, for examples of `input`
@@ -236,7 +240,15 @@ fn optimizer_states(cfg: &TrainConfig) -> usize {
     }
 }
 
+/// `nndl train`, alone or as one rank of `mpirun -np N nndl train …` (see [`Ranks`]).
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
+    let mut ranks = Ranks::start()?;
+    super::silence(!ranks.is_root());
+    let result = run_ranked(args, &mut ranks);
+    ranks.finish(result)
+}
+
+fn run_ranked(args: TrainArgs, ranks: &mut Ranks) -> anyhow::Result<()> {
     // Every flag that can be checked without the data is checked before any is read.
     let mut cfg = TrainConfig {
         epochs: args.epochs,
@@ -282,13 +294,18 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             bail!("--plot: nothing to draw {why}; monitor a training figure or add --track-gradients");
         }
     }
-    let outputs: Vec<(&str, &Path)> =
-        [("--save", &args.save), ("--metrics-json", &args.metrics_json), ("--plot", &args.plot)]
-            .into_iter()
-            .filter_map(|(flag, path)| path.as_deref().map(|p| (flag, p)))
-            .collect();
+    let outputs: Vec<(&str, &Path)> = [
+        ("--save", &args.save),
+        ("--metrics-json", &args.metrics_json),
+        ("--plot", &args.plot),
+        ("--checkpoint", &args.checkpoint.checkpoint),
+    ]
+    .into_iter()
+    .filter_map(|(flag, path)| path.as_deref().map(|p| (flag, p)))
+    .collect();
     for &(flag, path) in &outputs {
-        files::check_output(path, flag, flag != "--plot").with_context(|| flag.to_string())?;
+        let stdout_ok = flag != "--plot" && flag != "--checkpoint";
+        files::check_output(path, flag, stdout_ok).with_context(|| flag.to_string())?;
     }
     files::check_distinct(&outputs)?;
     let (format, data_path) = args.data.resolve();
@@ -299,8 +316,9 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     if args.augment.is_some() && format == Format::Csv {
         bail!("--augment: distorts images, and a CSV table has none");
     }
-    cfg.threads = super::threads(args.threads);
-    let seed = args.seed.unwrap_or_else(rand::random);
+    cfg.threads = ranks.threads(args.threads);
+    let resume = checkpoint::load(&args.checkpoint)?;
+    let seed = ranks.agree_seed(checkpoint::seed(&resume, args.seed)?.unwrap_or_else(rand::random))?;
 
     // MNIST still to be downloaded has a known shape: the network is checked before the download.
     if args.data.is_mnist_to_download() {
@@ -347,6 +365,15 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let mut rng = nndl::seeded_rng(seed);
     let flag = if args.arch.is_some() { "--arch" } else { "--layers" };
     let mut net = Network::new(&specs, cost, args.init, &mut rng).context(flag)?;
+    let origin =
+        Origin { seed, data: args.data.data.clone(), train_size, validation_size, expand: args.expand };
+    let mut resumed = None;
+    if let Some(cp) = resume {
+        let state;
+        (net, rng, state) = checkpoint::take_up(cp, &cfg, &specs, cost, &origin)?;
+        say!("resuming after epoch {}", state.epoch);
+        resumed = Some(state);
+    }
     say!("network: {}", describe(&specs));
     say!(
         "{cost} cost, {} init; {} η {} m {} λ {} λ₁ {} μ {}{}; {} epochs; seed {seed}",
@@ -377,11 +404,24 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         }
     );
 
-    let show_bar = !args.quiet && std::io::stderr().is_terminal();
+    let show_bar = !args.quiet && ranks.is_root() && std::io::stderr().is_terminal();
     let mut printer = EpochPrinter::new(cfg.epochs, show_bar);
     let evaluation = (!validation.is_empty()).then_some(&validation);
-    let report = train::train(&mut net, &training, evaluation, &cfg, &mut rng, &mut printer)
+    let (settings, from) = (&cfg, &origin);
+    let mut sink = args.checkpoint.checkpoint.as_deref().filter(|_| ranks.is_root()).map(|path| {
+        move |net: &Network, rng: &nndl::Rng, state| checkpoint::write(path, settings, from, net, rng, state)
+    });
+    let session = train::Session {
+        collective: ranks.collective(),
+        resume: resumed,
+        checkpoint_every: Some(args.checkpoint.checkpoint_every),
+        checkpoint: sink.as_mut().map(|f| f as train::CheckpointSink),
+    };
+    let report = train::train_with(&mut net, &training, evaluation, &cfg, &mut rng, &mut printer, session)
         .map_err(super::flag_error)?;
+    if !ranks.is_root() {
+        return Ok(()); // rank 0 evaluates and saves
+    }
     if let Some(why) = &report.stopped_early {
         say!("stopped after epoch {}: {why}", report.epochs.len());
     }

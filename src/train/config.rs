@@ -32,6 +32,10 @@ pub enum TrainError {
     /// A data-parallel run's ranks could not agree (one died, stopped or diverged).
     #[error("data-parallel training stopped: {0}")]
     Collective(#[from] super::CollectiveError),
+    #[error("cannot resume: {why}")]
+    Resume { why: String },
+    #[error("writing the checkpoint: {0}")]
+    Checkpoint(#[from] super::CheckpointError),
 }
 
 /// When to lower the learning rate.

@@ -4,14 +4,17 @@
 //! - [`config`]: [`TrainConfig`] (η, m, λ, the update rule, …) and its checks.
 //! - [`evaluate`](mod@evaluate): cost and accuracy, and chapter 5's gradient norms.
 //! - [`report`]: each epoch's figures, the metrics file, and the [`Observer`] of progress.
+//! - [`checkpoint`]: a run saved between epochs, to resume bit-identically.
 //! - [`collective`](mod@collective): data-parallel training, the ranks' [`Collective`] and
 //!   each rank's [`share`] of a mini-batch.
 
+pub mod checkpoint;
 pub mod collective;
 pub mod config;
 pub mod evaluate;
 pub mod report;
 
+pub use checkpoint::{Checkpoint, CheckpointError, TrainState};
 pub use collective::{Collective, CollectiveError, LocalGroup, fingerprint, share};
 pub use config::{Monitor, Schedule, TrainConfig, TrainError};
 pub use evaluate::{Evaluation, argmax, eval_chunk, evaluate, gradient_norms};
@@ -40,11 +43,33 @@ pub fn train<E: Examples + ?Sized>(
     rng: &mut Rng,
     observer: &mut dyn Observer,
 ) -> Result<TrainReport, TrainError> {
-    train_with(net, training, evaluation, cfg, rng, observer, None)
+    train_with(net, training, evaluation, cfg, rng, observer, Session::default())
 }
 
-/// [`train`], as one of the ranks of a data-parallel run when `collective` is given
-/// (synchronous data-parallel SGD; see [`collective`](mod@collective)).
+/// What a run of [`train_with`] is part of, besides its settings: other ranks, a checkpoint to
+/// go on from, checkpoints to write. `Session::default()` is a plain run.
+#[derive(Default)]
+pub struct Session<'a> {
+    /// The ranks of a data-parallel run (None: this process alone).
+    pub collective: Option<&'a mut dyn Collective>,
+    /// Go on from this state (with the network and random generator of the same checkpoint).
+    pub resume: Option<TrainState>,
+    /// After every this many epochs (and not after the last), hand the run's state to
+    /// `checkpoint`.
+    pub checkpoint_every: Option<usize>,
+    /// Writes a checkpoint (e.g. [`Checkpoint::save`]); an error stops training.
+    pub checkpoint: Option<CheckpointSink<'a>>,
+}
+
+/// Called with the network, the random generator and the loop's state between epochs.
+pub type CheckpointSink<'a> = &'a mut dyn FnMut(&Network, &Rng, TrainState) -> Result<(), CheckpointError>;
+
+/// [`train`], as one of the ranks of a data-parallel run when `session.collective` is given
+/// (synchronous data-parallel SGD; see [`collective`](mod@collective)), from a checkpoint
+/// when `session.resume` is, and writing checkpoints when `session.checkpoint` says.
+///
+/// A resumed run (with the checkpoint's network and generator, and the same settings and
+/// examples) is bit-identical to one that was never stopped.
 ///
 /// Every rank must start from the same network and `rng` and get the same arguments. Each
 /// shuffles with the shared stream, takes its [`share`] of each global mini-batch of
@@ -71,9 +96,10 @@ pub fn train_with<E: Examples + ?Sized>(
     cfg: &TrainConfig,
     rng: &mut Rng,
     observer: &mut dyn Observer,
-    mut collective: Option<&mut dyn Collective>,
+    session: Session<'_>,
 ) -> Result<TrainReport, TrainError> {
     check(net, training, evaluation, cfg)?;
+    let Session { mut collective, resume, checkpoint_every, mut checkpoint } = session;
     // A mini-batch larger than the data is the whole data.
     let (n, inputs, targets) = (training.len(), training.input_size(), training.target_size());
     let m = cfg.batch_size.min(n);
@@ -97,13 +123,28 @@ pub fn train_with<E: Examples + ?Sized>(
     let batches = per_epoch.div_ceil(m);
     let track =
         |net: &Network| cfg.track_gradients.filter(|_| root).map(|k| gradient_norms(net, training, k));
-    report.initial_gradient_norms = track(net);
+    let mut done = 0;
+    if let Some(state) = resume {
+        if state.order.len() != n {
+            return Err(TrainError::Resume {
+                why: format!(
+                    "the checkpoint is of a run on {} examples, and there are {n}",
+                    state.order.len()
+                ),
+            });
+        }
+        (done, indices, since_best, report) = (state.epoch, state.order, state.since_best, state.report);
+        best = state.best.unwrap_or(f64::NEG_INFINITY);
+        optimizer.restore(state.optimizer);
+    } else {
+        report.initial_gradient_norms = track(net);
+    }
     if let Some(norms) = &report.initial_gradient_norms {
         observer.gradients_before(norms);
     }
     let collective_error = TrainError::Collective;
 
-    for epoch in 1..=cfg.epochs {
+    for epoch in done + 1..=cfg.epochs {
         observer.epoch_start(epoch, batches);
         // Dropout masks: each rank's own stream, afresh each epoch (so a resumed run draws the
         // same ones); rank 0's first epoch is the single-process stream.
@@ -212,6 +253,20 @@ pub fn train_with<E: Examples + ?Sized>(
         if let Some(why) = stop.why(&optimizer) {
             report.stopped_early = Some(why);
             break;
+        }
+        if let Some(save) = checkpoint.as_deref_mut()
+            && checkpoint_every.is_some_and(|k| epoch % k == 0)
+            && epoch < cfg.epochs
+        {
+            let state = TrainState {
+                epoch,
+                order: indices.clone(),
+                best: best.is_finite().then_some(best),
+                since_best,
+                report: report.clone(),
+                optimizer: optimizer.state(),
+            };
+            save(net, rng, state)?;
         }
     }
     Ok(report)
