@@ -269,7 +269,10 @@ mod tests {
         assert!(back.net.params().zip(cp.net.params()).all(|(a, b)| a == b));
         assert!(Checkpoint::from_bytes(&bytes[..bytes.len() - 3], Path::new("c")).is_err());
         let model = model_io::to_bytes(&cp.net, None, serde_json::Value::Null).unwrap();
-        let err = Checkpoint::from_bytes(&model, Path::new("m")).unwrap_err().to_string();
+        let err = Checkpoint::from_bytes(&model, Path::new("m"))
+            .err()
+            .expect("a model is no checkpoint")
+            .to_string();
         assert!(err.contains("not an nndl checkpoint"), "{err}");
     }
 }
