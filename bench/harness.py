@@ -678,7 +678,7 @@ def main():
     if args.quick or args.partial:
         log(f"bench: {'quick' if args.quick else 'partial'} run: BENCHMARKS.md left as it is")
     else:
-        atomic_write(REPO / "BENCHMARKS.md", report.markdown(result, json_path.name))
+        atomic_write(REPO / "BENCHMARKS.md", report.keep_mpi_section(report.markdown(result, json_path.name)))
         log("bench: regenerated BENCHMARKS.md")
 
 

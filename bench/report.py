@@ -322,12 +322,24 @@ def latest_full():
     return runs[-1]
 
 
+def keep_mpi_section(text):
+    """`text` with the MPI section that bench/mpi wrote into the current BENCHMARKS.md (between
+    its markers) kept at the end, so regenerating the file does not lose it."""
+    begin, end = "<!-- bench/mpi begin -->", "<!-- bench/mpi end -->"
+    current = REPO / "BENCHMARKS.md"
+    old = current.read_text() if current.exists() else ""
+    if begin not in old or end not in old or begin in text:
+        return text
+    section = begin + old.split(begin, 1)[1].split(end, 1)[0] + end + "\n"
+    return text.rstrip("\n") + "\n\n" + section
+
+
 def main():
     path = Path(sys.argv[1]) if len(sys.argv) > 1 else latest_full()
     result = json.loads(path.read_text())
     out = REPO / "BENCHMARKS.md"
     tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(markdown(result, path.name))
+    tmp.write_text(keep_mpi_section(markdown(result, path.name)))
     tmp.replace(out)
     print(f"report: wrote {out} from {path}")
 

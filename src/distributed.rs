@@ -75,6 +75,11 @@ impl Mpi {
         self.watchdog.bytes.load(Ordering::Relaxed)
     }
 
+    /// Collective calls made so far.
+    pub fn calls(&self) -> u64 {
+        self.watchdog.calls.load(Ordering::Relaxed)
+    }
+
     /// Runs one collective call under the watchdog's eye.
     fn timed<T>(&self, what: &'static str, bytes: usize, call: impl FnOnce() -> T) -> T {
         self.watchdog.enter(what, bytes);
@@ -126,6 +131,7 @@ struct Watchdog {
     /// Microseconds spent in calls so far, and bytes handed to them.
     total: AtomicU64,
     bytes: AtomicU64,
+    calls: AtomicU64,
     start: Instant,
 }
 
@@ -160,13 +166,21 @@ impl Watchdog {
                 }
             })
             .expect("a watchdog thread");
-        Watchdog { since, what, total: AtomicU64::new(0), bytes: AtomicU64::new(0), start }
+        Watchdog {
+            since,
+            what,
+            total: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            calls: AtomicU64::new(0),
+            start,
+        }
     }
 
     fn enter(&self, what: &'static str, bytes: usize) {
         let code = CALLS.iter().position(|c| *c == what).unwrap_or(0) as u64;
         self.what.store(code, Ordering::Relaxed);
         self.bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+        self.calls.fetch_add(1, Ordering::Relaxed);
         self.since.store(self.start.elapsed().as_micros() as u64 + 1, Ordering::Release);
     }
 

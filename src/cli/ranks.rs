@@ -93,6 +93,23 @@ impl Ranks {
         Ok(pieces.iter().enumerate().fold(0, |s, (i, &p)| s | ((p as u64) << (16 * i))))
     }
 
+    /// What the ranks said to each other, for rank 0's report: `None` alone.
+    pub fn traffic(&self, train_seconds: f64) -> Option<String> {
+        #[cfg(feature = "mpi")]
+        if let Some(mpi) = &self.mpi {
+            let (calls, bytes, waited) = (mpi.calls(), mpi.bytes_reduced(), mpi.seconds_in_collectives());
+            return Some(format!(
+                "data-parallel: {} ranks; {calls} collective calls of {} on average ({:.1} MB in all from this rank); {waited:.2} s in them, {:.0}% of the {train_seconds:.2} s of training (waiting for the slowest rank included)",
+                self.size,
+                nndl::memory::human(u128::from(bytes / calls.max(1))),
+                bytes as f64 / 1e6,
+                100.0 * waited / train_seconds.max(1e-9)
+            ));
+        }
+        let _ = train_seconds;
+        None
+    }
+
     /// Ends this rank's part: an error on any rank of several is printed (naming the rank)
     /// and ends every rank at once, so that none waits for this one.
     pub fn finish(self, result: anyhow::Result<()>) -> anyhow::Result<()> {

@@ -422,6 +422,9 @@ fn run_ranked(args: TrainArgs, ranks: &mut Ranks) -> anyhow::Result<()> {
     if !ranks.is_root() {
         return Ok(()); // rank 0 evaluates and saves
     }
+    if let Some(line) = ranks.traffic(report.epochs.iter().map(|e| e.train_seconds).sum()) {
+        say!("{line}");
+    }
     if let Some(why) = &report.stopped_early {
         say!("stopped after epoch {}: {why}", report.epochs.len());
     }
