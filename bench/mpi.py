@@ -203,8 +203,8 @@ def markdown(r, json_name):
             cells += [f"{best} ({m[best]:.1f}×)", f"{m[64]:.2f}×"]
         lines.append(f"| `{row['workload']}` | {row['batch']:,} | " + " | ".join(cells) + " |")
     lines += ["", "Reading it: what pays is compute per step against the gradient's size. The [784,30,10] "
-              "net's step is a few hundred microseconds at most, so over 10 GbE more machines pay only at a "
-              "global batch of 1,000 and never beyond 8; the conv net and the LSTM, with about 100 times "
+              "net's step is a few hundred microseconds at most, so over 10 GbE more machines pay little below "
+              "a global batch of 1,000 (1.3× at best at 100) and never beyond 8; the conv net and the LSTM, with about 100 times "
               "the compute per example, pay from a batch of 10 and scale on to 64 machines at 100 and "
               "1,000, further over InfiniBand. Two caveats: the compute times come from the loaded machine "
               "above (several times slower than the unloaded figures of the table at the top), which makes "
