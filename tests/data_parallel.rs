@@ -185,3 +185,40 @@ fn a_rank_that_leaves_stops_the_others() {
     assert!(matches!(err, TrainError::Collective(_)), "{err}");
     assert!(err.to_string().contains("rank 1"), "{err}");
 }
+
+/// Replicas that differ (here: started from different networks) are caught after the epoch,
+/// not left to drift apart.
+#[test]
+fn replicas_that_differ_are_caught() {
+    let d = data(60);
+    let cfg = TrainConfig { epochs: 2, eta: 0.5, monitor: Default::default(), ..Default::default() };
+    let errors: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = LocalGroup::new(2)
+            .into_iter()
+            .map(|mut group| {
+                let (d, cfg) = (&d, &cfg);
+                s.spawn(move || {
+                    let specs = parse_arch(MLP, SHAPE).unwrap();
+                    let seed = 3 + group.rank() as u64; // a different start on each rank
+                    let mut net =
+                        Network::new(&specs, Cost::LogLikelihood, Init::Scaled, &mut nndl::seeded_rng(seed))
+                            .unwrap();
+                    let c: &mut dyn Collective = &mut group;
+                    let got = train::train_with(
+                        &mut net,
+                        d,
+                        None,
+                        cfg,
+                        &mut nndl::seeded_rng(1),
+                        &mut Silent,
+                        session(c),
+                    );
+                    got.err().map(|e| e.to_string()).unwrap_or_default()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(errors[1].contains("the replicas differ after epoch 1"), "{errors:?}");
+    assert!(errors[0].contains("another rank left"), "{errors:?}");
+}
