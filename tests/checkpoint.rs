@@ -212,6 +212,10 @@ fn the_cli_resumes_a_run() {
 
     let (ok, out) = nndl(&["--resume", "cp", "--eta", "0.1"]);
     assert!(!ok && out.contains("--resume: the checkpoint's run had other settings (eta was 0.001"), "{out}");
+    let (ok, out) = nndl(&["--checkpoint", "-"]);
+    assert!(!ok && out.contains("--checkpoint: a checkpoint is a file to resume from"), "{out}");
+    let (ok, out) = nndl(&["--checkpoint", "x", "--save", "./x"]);
+    assert!(!ok && out.contains("--checkpoint") && out.contains("--save"), "{out}");
     let (ok, out) = nndl(&["--resume", "full"]);
     assert!(!ok && out.contains("--resume: full: not an nndl checkpoint"), "{out}");
 }

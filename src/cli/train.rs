@@ -304,6 +304,9 @@ fn run_ranked(args: TrainArgs, ranks: &mut Ranks) -> anyhow::Result<()> {
     .filter_map(|(flag, path)| path.as_deref().map(|p| (flag, p)))
     .collect();
     for &(flag, path) in &outputs {
+        if flag == "--checkpoint" && files::is_stdout(path) {
+            bail!("--checkpoint: a checkpoint is a file to resume from; give a file name, not -");
+        }
         let stdout_ok = flag != "--plot" && flag != "--checkpoint";
         files::check_output(path, flag, stdout_ok).with_context(|| flag.to_string())?;
     }
