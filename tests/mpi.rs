@@ -139,15 +139,34 @@ fn wait(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> 
     None
 }
 
-/// Starts a long two-rank run, lets it get into an epoch, does `signal` to rank 1, and returns
-/// how the run ended (and how long that took) and what it said.
+/// Starts a long two-rank run, waits until training has begun (rank 0 prints its `data:` line
+/// just before the first epoch; an epoch of MNIST over two ranks takes well over a second) and
+/// a second more, does `signal` to rank 1, and returns how the run ended, how long that took
+/// after the signal, and what it said on standard error.
 fn disturb(signal: i32, env: &[(&str, &str)]) -> (Option<std::process::ExitStatus>, Duration, String) {
+    use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
     let marker = dir.path().join("m").display().to_string();
     let args = train_args(dir.path(), "m", &["--epochs", "50"]);
     let mut child = mpirun(env).args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    let pid = rank_pid(&marker, 1, Instant::now() + Duration::from_secs(30));
-    std::thread::sleep(Duration::from_secs(3)); // into the first epoch
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(line) if line.starts_with("data:") => break,
+            Ok(_) => {}
+            Err(e) => panic!("training did not start within 60 s ({e})"),
+        }
+    }
+    let pid = rank_pid(&marker, 1, Instant::now() + Duration::from_secs(10));
+    std::thread::sleep(Duration::from_secs(1)); // mid-epoch 1
+    assert!(rx.try_recv().is_err(), "epoch 1 ended before the signal");
     // SAFETY: sends a signal to a process this test started.
     unsafe { libc::kill(pid as i32, signal) };
     let start = Instant::now();
