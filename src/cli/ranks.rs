@@ -53,7 +53,8 @@ impl Ranks {
         )
     }
 
-    fn alone() -> Ranks {
+    /// A process alone: rank 0 of 1.
+    pub fn alone() -> Ranks {
         Ranks {
             rank: 0,
             size: 1,

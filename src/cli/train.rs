@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 )]
 pub struct TrainArgs {
     #[command(flatten)]
-    data: DataArgs,
+    pub data: DataArgs,
     /// Examples used for training: the first N of the training data [default: all but the
     /// validation examples; MNIST: 50,000]
     #[arg(long, value_name = "N", help_heading = "Data")]
@@ -140,9 +140,27 @@ pub struct TrainArgs {
     metrics_json: Option<PathBuf>,
     /// No progress bar
     #[arg(long, short, help_heading = "Output")]
-    quiet: bool,
+    pub quiet: bool,
     #[command(flatten)]
-    checkpoint: CheckpointArgs,
+    pub checkpoint: CheckpointArgs,
+    #[cfg(feature = "serve")]
+    #[command(flatten)]
+    pub serve: crate::serve::TrainServeArgs,
+}
+
+impl TrainArgs {
+    /// The flags given that write files (--save, --metrics-json, --plot).
+    #[cfg_attr(not(feature = "serve"), allow(dead_code))]
+    pub fn output_flags(&self) -> Vec<&'static str> {
+        [
+            ("--save", self.save.is_some()),
+            ("--metrics-json", self.metrics_json.is_some()),
+            ("--plot", self.plot.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(flag, given)| given.then_some(flag))
+        .collect()
+    }
 }
 
 /// The layers from --arch, else from --layers/--activation/--output, for examples of `input`
@@ -240,15 +258,61 @@ fn optimizer_states(cfg: &TrainConfig) -> usize {
     }
 }
 
-/// `nndl train`, alone or as one rank of `mpirun -np N nndl train …` (see [`Ranks`]).
+/// A run ready to start: the flags checked, the data loaded, the network built (see [`prepare`]).
+pub struct Prepared {
+    pub args: TrainArgs,
+    pub cfg: TrainConfig,
+    pub net: Network,
+    pub training: nndl::data::Dataset,
+    pub validation: nndl::data::Dataset,
+    pub test: nndl::data::Dataset,
+    pub input: nndl::data::source::InputInfo,
+    pub seed: u64,
+    pub rng: nndl::Rng,
+    /// What the data is, as a checkpoint records it.
+    pub origin: Origin,
+    /// The state to go on from (`--resume`).
+    pub resumed: Option<train::TrainState>,
+}
+
+/// What a finished run leaves: the trained network, its report and its test figures, and the
+/// record saved with it.
+#[cfg_attr(not(feature = "serve"), allow(dead_code))]
+pub struct Outcome {
+    pub net: Network,
+    pub report: train::TrainReport,
+    pub test: train::Evaluation,
+    pub record: serde_json::Value,
+    pub input: nndl::data::source::InputInfo,
+}
+
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
+    #[cfg(feature = "serve")]
+    if args.serve.serve {
+        return crate::serve::train_serving(args);
+    }
     let mut ranks = Ranks::start()?;
     super::silence(!ranks.is_root());
     let result = run_ranked(args, &mut ranks);
     ranks.finish(result)
 }
 
+/// `nndl train`, alone or as one rank of `mpirun -np N nndl train …` (see [`Ranks`]).
 fn run_ranked(args: TrainArgs, ranks: &mut Ranks) -> anyhow::Result<()> {
+    let run = prepare_ranked(args, ranks)?;
+    let show_bar = !run.args.quiet && ranks.is_root() && std::io::stderr().is_terminal();
+    let mut printer = EpochPrinter::new(run.cfg.epochs, show_bar);
+    execute_ranked(run, &mut printer, ranks).map(drop)
+}
+
+/// Checks the flags, loads the data and builds the network, saying what it built.
+#[cfg_attr(not(feature = "serve"), allow(dead_code))]
+pub fn prepare(args: TrainArgs) -> anyhow::Result<Prepared> {
+    prepare_ranked(args, &mut Ranks::alone())
+}
+
+/// [`prepare`] as one of `ranks`: they agree on the seed and share the machine's cores.
+fn prepare_ranked(args: TrainArgs, ranks: &mut Ranks) -> anyhow::Result<Prepared> {
     // Every flag that can be checked without the data is checked before any is read.
     let mut cfg = TrainConfig {
         epochs: args.epochs,
@@ -407,8 +471,26 @@ fn run_ranked(args: TrainArgs, ranks: &mut Ranks) -> anyhow::Result<()> {
         }
     );
 
-    let show_bar = !args.quiet && ranks.is_root() && std::io::stderr().is_terminal();
-    let mut printer = EpochPrinter::new(cfg.epochs, show_bar);
+    Ok(Prepared { args, cfg, net, training, validation, test, input, seed, rng, origin, resumed })
+}
+
+/// Trains the prepared network, showing progress to `observer`; evaluates it on the test set,
+/// and writes the files the flags ask for.
+#[cfg_attr(not(feature = "serve"), allow(dead_code))]
+pub fn execute(run: Prepared, observer: &mut dyn train::Observer) -> anyhow::Result<Outcome> {
+    let outcome = execute_ranked(run, observer, &mut Ranks::alone())?;
+    Ok(outcome.expect("a process alone is rank 0, which has the outcome"))
+}
+
+/// [`execute`] as one of `ranks`: every rank trains its share; rank 0 alone (which gets the
+/// outcome) reports, evaluates and writes the files.
+fn execute_ranked(
+    run: Prepared,
+    observer: &mut dyn train::Observer,
+    ranks: &mut Ranks,
+) -> anyhow::Result<Option<Outcome>> {
+    let Prepared { args, cfg, mut net, training, validation, test, input, seed, mut rng, origin, resumed } =
+        run;
     let evaluation = (!validation.is_empty()).then_some(&validation);
     let (settings, from) = (&cfg, &origin);
     let mut sink = args.checkpoint.checkpoint.as_deref().filter(|_| ranks.is_root()).map(|path| {
@@ -420,10 +502,10 @@ fn run_ranked(args: TrainArgs, ranks: &mut Ranks) -> anyhow::Result<()> {
         checkpoint_every: Some(args.checkpoint.checkpoint_every),
         checkpoint: sink.as_mut().map(|f| f as train::CheckpointSink),
     };
-    let report = train::train_with(&mut net, &training, evaluation, &cfg, &mut rng, &mut printer, session)
+    let report = train::train_with(&mut net, &training, evaluation, &cfg, &mut rng, observer, session)
         .map_err(super::flag_error)?;
     if !ranks.is_root() {
-        return Ok(()); // rank 0 evaluates and saves
+        return Ok(None); // rank 0 evaluates and saves
     }
     if let Some(line) = ranks.traffic(report.epochs.iter().map(|e| e.train_seconds).sum()) {
         say!("{line}");
@@ -468,7 +550,7 @@ fn run_ranked(args: TrainArgs, ranks: &mut Ranks) -> anyhow::Result<()> {
         model_io::save(&net, Some(&input), record.to_json(), path).context("--save")?;
         say!("model saved to {}", super::shown(path));
     }
-    Ok(())
+    Ok(Some(Outcome { net, report, test: result, record: record.to_json(), input }))
 }
 
 /// The network the flags describe for examples of `input` shape and `classes` classes, with

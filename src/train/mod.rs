@@ -18,7 +18,7 @@ pub use checkpoint::{Checkpoint, CheckpointError, TrainState};
 pub use collective::{Collective, CollectiveError, LocalGroup, fingerprint, share};
 pub use config::{Monitor, Schedule, TrainConfig, TrainError};
 pub use evaluate::{Evaluation, argmax, eval_chunk, evaluate, gradient_norms};
-pub use report::{EpochMetrics, MetricsFile, Observer, Silent, TrainReport};
+pub use report::{EpochMetrics, MetricsFile, Observer, STOPPED_BY_REQUEST, Silent, TrainReport};
 
 use crate::Rng;
 use crate::buffer::Buf;
@@ -194,6 +194,10 @@ pub fn train_with<E: Examples + ?Sized>(
                 if collective.is_none() && crate::interrupt::requested() {
                     return Err(TrainError::Interrupted { epoch });
                 }
+                if observer.stop_requested() {
+                    report.stopped_early = Some(STOPPED_BY_REQUEST.into());
+                    return Ok(report);
+                }
             }
         }
         observer.batches_done(batches);
@@ -224,6 +228,10 @@ pub fn train_with<E: Examples + ?Sized>(
         };
         observer.epoch_end(&metrics, net);
         report.epochs.push(metrics);
+        if observer.stop_requested() {
+            report.stopped_early = Some(STOPPED_BY_REQUEST.into());
+            break;
+        }
 
         // The schedule and early stopping watch validation accuracy (rank 0's decision).
         let mut stop = Stop::No;
