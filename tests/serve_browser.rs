@@ -140,11 +140,12 @@ fn the_page_in_a_real_browser() {
             "const s = document.getElementById('model'); s.value = arguments[0]; s.dispatchEvent(new Event('change'));",
             json!([name]),
         );
-        browser.wait_for(
-            "the layers",
-            "return document.querySelectorAll('#layers canvas').length > 2 && document.querySelector('#layers canvas[data-layer=\"0\"]').width > 0",
-            20,
+        // The layers of this model (not those of the one before), drawn.
+        let drawn = format!(
+            "const l = document.getElementById('layers'); return l.dataset.model === '{name}' \
+             && l.querySelector('canvas[data-layer=\"0\"]')?.width > 0"
         );
+        browser.wait_for("the layers", &drawn, 20);
         browser.js("document.getElementById('neuron-info').dataset.weights = ''", json!([]));
         browser.pointer("#layers canvas[data-layer=\"0\"]", "mouse", &[(6.0, 6.0), (10.0, 8.0)], false);
         let text = browser.wait_for(

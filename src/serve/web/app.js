@@ -456,6 +456,7 @@ function buildInside(info) {
   inside.focus = null;
   const box = $('layers');
   box.replaceChildren();
+  box.dataset.model = info.name;
   const inShape = info.input;
   const views = [{ index: -1, kind: 'input', description: 'input', out_shape: inShape, has_weights: false }, ...info.layers];
   for (const layer of views) {
