@@ -118,8 +118,14 @@ fn main() {
     let errors = results.iter().filter(|r| r.is_none()).count() + warm.iter().filter(|r| r.is_none()).count();
     let mut ms: Vec<f64> = results.iter().flatten().map(|d| d.as_secs_f64() * 1000.0).collect();
     ms.sort_by(f64::total_cmp);
-    let pct = |p: f64| ms.get(((ms.len() as f64 * p).ceil() as usize).saturating_sub(1)).copied().unwrap_or(f64::NAN);
-    println!("model {}: {n} requests from {clients} clients, a {} B PNG each, answers of {bytes} B", args[1], png.len());
+    let pct = |p: f64| {
+        ms.get(((ms.len() as f64 * p).ceil() as usize).saturating_sub(1)).copied().unwrap_or(f64::NAN)
+    };
+    println!(
+        "model {}: {n} requests from {clients} clients, a {} B PNG each, answers of {bytes} B",
+        args[1],
+        png.len()
+    );
     println!(
         "  {:.0} requests/s; latency p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms; errors {errors}",
         n as f64 / elapsed.as_secs_f64(),

@@ -25,7 +25,18 @@ struct Served {
 }
 
 impl Drop for Served {
+    /// Ctrl-C (which removes the server's scratch folder), then, if it has not ended within
+    /// 10 s, kill.
     fn drop(&mut self) {
+        // SAFETY: sends a signal to the child this test started.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -452,7 +463,11 @@ fn a_serve_training_run_streams_the_epochs_of_its_metrics_file() {
 
 #[test]
 fn a_run_from_the_page_pauses_stops_keeps_its_model_and_replays_a_bounded_past() {
-    let s = start(&["serve", "--port", "0"], &[("NNDL_SERVE_EVENT_BUFFER", "3")]);
+    let tmp = tempfile::tempdir().unwrap();
+    let s = start(
+        &["serve", "--port", "0"],
+        &[("NNDL_SERVE_EVENT_BUFFER", "3"), ("TMPDIR", tmp.path().to_str().unwrap())],
+    );
     let args = [
         "--train-size",
         "5000",
@@ -501,10 +516,24 @@ fn a_run_from_the_page_pauses_stops_keeps_its_model_and_replays_a_bounded_past()
     assert_eq!(code, 200, "{answer}");
     assert_eq!(agent().get(format!("{}/api/train/model", s.url)).call().unwrap().status().as_u16(), 200);
 
-    // Ctrl-C stops the server cleanly.
+    // Ctrl-C stops the server cleanly, removing the scratch folder the run's model was kept in.
+    let scratch = scratch_folders(tmp.path());
+    assert_eq!(scratch.len(), 1, "{scratch:?}");
+    assert!(scratch[0].join("run-1.safetensors").is_file());
     let mut s = s;
     // SAFETY: sends a signal to the child this test started.
     unsafe { libc::kill(s.child.id() as i32, libc::SIGINT) };
     let status = s.child.wait().unwrap();
     assert!(status.success(), "{status:?}");
+    assert!(!scratch[0].exists(), "{:?} left behind", scratch[0]);
+}
+
+/// The server's scratch folders in `tmp` (its TMPDIR).
+fn scratch_folders(tmp: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(tmp)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("nndl-serve-")))
+        .collect()
 }

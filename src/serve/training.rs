@@ -379,6 +379,7 @@ pub async fn start(
     let args = page_args(&request.args, app.data.as_deref())?;
     let run = app.trainer.begin(request.args.clone())?;
     app.hub.clear();
+    crate::cli::say!("run {run}, from the page: nndl train {}", request.args.join(" "));
     let prepared = {
         let app = app.clone();
         api::blocking(move || cli_train::prepare(args).map_err(|e| ApiError::bad(format!("{e:#}"))))
@@ -392,7 +393,9 @@ pub async fn start(
     let thread_app = app.clone();
     let spawned = std::thread::Builder::new().name(format!("nndl-run-{run}")).spawn(move || {
         let mut streamer = Streamer::new(thread_app.clone(), run, &prepared);
-        let result = cli_train::execute(prepared, &mut streamer);
+        // The server's terminal shows the run as `nndl train` would (without the bar).
+        let mut printer = crate::cli::progress::EpochPrinter::new(prepared.cfg.epochs, false);
+        let result = cli_train::execute(prepared, &mut Both(&mut printer, &mut streamer));
         conclude(&thread_app, run, &result);
     });
     if let Err(e) = spawned {
