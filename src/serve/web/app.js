@@ -899,10 +899,11 @@ async function start() {
     inside.model = null;
     if (state.view === 'test') loadConfusion(); else predictSoon();
   });
-  await loadModels();
+  const [, train] = await Promise.all([loadModels(), api('/api/train').catch(() => null)]);
   const want = location.hash.slice(1);
   if (['draw', 'inside', 'test', 'train'].includes(want)) showView(want);
-  else if (!state.models.length) showView('train');
+  // `nndl train --serve` (a run and no address of a view yet), or nothing to draw with: the run.
+  else if (!state.models.length || (train && train.run > 0)) showView('train');
   else showView('draw');
 }
 start();
