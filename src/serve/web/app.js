@@ -158,7 +158,7 @@ async function loadModels() {
   state.model = modelInfo(keep) ? keep : state.models.find((m) => m.reads_images)?.name ?? state.models[0]?.name ?? null;
   if (state.model) select.value = state.model;
   select.disabled = state.models.length === 0;
-  banner(state.models.length ? '' : 'No model loaded yet: start `nndl serve MODEL.safetensors`, or train one in the Training view.');
+  banner(state.models.length || run.run ? '' : 'No model loaded yet: start `nndl serve MODEL.safetensors`, or train one in the Training view.');
   $('draw-hint').hidden = state.models.length > 0 && (state.strokes.length > 0 || state.base);
 }
 
@@ -714,6 +714,7 @@ function setRunState(s, n, modelReady) {
   $('stop').disabled = !(s === 'running' || s === 'paused');
   if (modelReady !== undefined) setDownload(modelReady);
   document.body.dataset.run = s;
+  if (run.run && !state.models.length) banner('');
   statusLine();
 }
 function setDownload(ready) {
@@ -736,6 +737,7 @@ function listen() {
   on('hello', (d) => setRunState(d.state, d.run));
   on('started', (d) => {
     run.started = d; run.epochs = []; run.before = null; run.run = d.run;
+    showArgs(d.args || []);
     setDownload(false);
     $('epoch-progress').value = 0;
     $('train-weights').replaceChildren();
@@ -772,6 +774,16 @@ function listen() {
   on('lagged', (d) => statusLine(`(skipped ${d.skipped} events to catch up)`));
 }
 const pct = (v) => (v <= 1 ? 100 * v : v);
+/** The run's flags in the form (what is running, and a start for the next run). */
+function showArgs(args) {
+  const rest = [...args];
+  const at = rest.indexOf('--arch');
+  const arch = at >= 0 ? rest.splice(at, 2)[1] ?? '' : '';
+  const quote = (a) => (/^[\w.,:=\/+-]+$/.test(a) ? a : `"${a.replace(/["\\]/g, '\\$&')}"`);
+  $('arch').value = arch;
+  $('flags').value = rest.map(quote).join(' ');
+  $('preset').value = 'custom';
+}
 
 function showTrainWeights(d) {
   const box = $('train-weights');
