@@ -277,4 +277,21 @@ fn the_page_in_a_real_browser() {
         10,
     );
     screenshot(&browser, "train");
+
+    // On a phone's width no view scrolls sideways; the theme button switches the pad to dark.
+    browser.resize(390, 844);
+    for view in ["draw", "inside", "test", "train"] {
+        browser.click(&format!("#tab-{view}"));
+        let wide = browser.js(
+            "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]",
+            json!([]),
+        );
+        assert!(wide[0].as_u64() <= wide[1].as_u64(), "the {view} view is wider than a phone: {wide}");
+    }
+    let before =
+        browser.js("return getComputedStyle(document.getElementById('canvas')).backgroundColor", json!([]));
+    browser.click("#theme");
+    let after =
+        browser.js("return getComputedStyle(document.getElementById('canvas')).backgroundColor", json!([]));
+    assert_ne!(before, after, "the theme button changes the pad");
 }
