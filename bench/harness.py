@@ -167,6 +167,12 @@ def find_data(given):
     return d
 
 
+def nndl_binary():
+    """Where `cargo build --release` puts nndl: $CARGO_TARGET_DIR/release, else target/release."""
+    target = os.environ.get("CARGO_TARGET_DIR")
+    return (Path(target) if target else REPO / "target") / "release" / "nndl"
+
+
 def venv_dir():
     if os.environ.get("NNDL_BENCH_VENV"):
         return Path(os.environ["NNDL_BENCH_VENV"])
@@ -564,7 +570,7 @@ def main():
     started = datetime.datetime.now(datetime.timezone.utc)
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
     data = find_data(args.data)
-    built = REPO / "target" / "release" / "nndl"
+    built = nndl_binary()
     if not built.is_file():
         die(f"{built} is missing: run `cargo build --release` (bench/run does it)")
     py, pyversions = ensure_venv()
