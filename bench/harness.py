@@ -532,6 +532,8 @@ class Runner:
             a = str(a)
             if a == str(self.py):
                 return "$VENV/bin/python"
+            if a == str(self.nndl):
+                return "nndl"
             return os.path.relpath(a, REPO) if a.startswith(str(REPO)) else a
         return shlex.join(short(a) for a in cmd)
 
@@ -796,7 +798,8 @@ def fastest_anchor(threads):
             continue
         try:
             r = json.loads(path.read_text())
-            return r["summary"]["mlp-default"][str(threads)]["fastest_anchor"]
+            if r.get("format") == 2 and r.get("complete"):
+                return r["summary"]["mlp-default"][str(threads)]["fastest_anchor"]
         except (KeyError, ValueError, OSError):
             continue
     return "jax"
@@ -911,6 +914,7 @@ def main():
         result = {
             "format": 2,
             "kind": what,
+            "quick": args.quick,
             "partial": args.partial,
             "complete": False,
             "workloads_run": args.workloads,

@@ -319,13 +319,12 @@ def hyper(w):
 
 
 def chart_paths(result, json_path):
-    """{chart kind: where bench/run draws it} for a results file."""
-    tmp = Path("/tmp")
-    if result["kind"] == "scaling":
-        return {"scaling": RESULTS / "scaling.png" if not result["partial"] else tmp / "nndl-bench-scaling.png"}
-    if result["kind"] == "quick" or result["partial"]:
-        return {"bars": tmp / f"nndl-bench-{result['kind']}.png"}
-    return {"bars": RESULTS / "latest.png"}
+    """{chart kind: where bench/run draws it} for a results file: bench/results/ for the runs
+    BENCHMARKS.md shows, /tmp for quick runs and subsets."""
+    kind = "scaling" if result["kind"] == "scaling" else "bars"
+    if result.get("quick") or result["kind"] == "quick" or result["partial"]:
+        return {kind: Path("/tmp") / f"nndl-bench-{json_path.stem.split('-2')[0]}.png"}
+    return {kind: RESULTS / ("scaling.png" if kind == "scaling" else "latest.png")}
 
 
 def markdown(result, scaling=None):
@@ -351,7 +350,7 @@ def markdown(result, scaling=None):
         "",
         f"- **Machine**: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB RAM; SIMD: "
         f"{' '.join(m.get('simd_flags', [])) or 'unknown'}; {m['os']}, Linux {m['kernel']}",
-        f"- **Measured peak f32** ({binary and 'bench/peak_gflops.py'}, sgemm): {peaks}",
+        f"- **Measured peak f32** (bench/peak_gflops.py, 2048³ sgemm): {peaks}",
         f"- **Versions**: nndl `{v['nndl_commit']}`, {v['rustc']}; Python {v['python']}, "
         f"PyTorch {v['torch']} (CPU capability {v.get('torch_cpu_capability', '?')}), "
         f"JAX {v.get('jax', '?')} / jaxlib {v.get('jaxlib', '?')} ({', '.join(v.get('jax_devices', []))}), "
@@ -425,6 +424,7 @@ def markdown(result, scaling=None):
         "- **JAX**: [anchor_jax.py](bench/anchor_jax.py): the whole epoch one jitted program "
         "(`lax.scan` over the mini-batches), compiled ahead of time.",
         "- [check_anchors_mlp.py](bench/check_anchors_mlp.py), "
+        "[check_anchors_arch.py](bench/check_anchors_arch.py), "
         "[check_torch_cnn.py](bench/check_torch_cnn.py) and "
         "[check_torch_lstm.py](bench/check_torch_lstm.py) check the anchors against nndl step "
         "for step; only the random draws (initialisation, shuffling) differ in the benchmark, "
@@ -447,7 +447,8 @@ def latest(kind):
             r = json.loads(path.read_text())
         except (OSError, ValueError):
             continue
-        if r.get("format") == 2 and r.get("complete") and not r.get("partial"):
+        if (r.get("format") == 2 and r.get("complete") and not r.get("partial")
+                and not r.get("quick")):
             r["_file"] = name
             return r
     return None
