@@ -895,7 +895,7 @@ def main():
         if args.wait_idle > 0:
             wait_idle(args.wait_idle)
         baseline_probe = min(probe_seconds() for _ in range(5))
-        log(f"bench: measuring the peak f32 GFLOP/s (bench/peak_gflops.py) ...")
+        log("bench: measuring the peak f32 GFLOP/s (bench/peak_gflops.py) ...")
         peaks = peak_gflops(py, args.threads, args.quick)
         log("bench: peak " + ", ".join(f"{t} thread(s) {g['best']:.0f} GFLOP/s"
                                         for t, g in peaks.items()))
