@@ -138,7 +138,65 @@ pub fn digit_from_bytes(bytes: &[u8], name: &str) -> Result<Vec<f32>, ImageError
 pub fn load_digit_sized(path: &Path, height: usize, width: usize) -> Result<Vec<f32>, ImageError> {
     let name = path.display().to_string();
     let bytes = crate::files::read_input(path, MAX_FILE_BYTES, "an image")?;
-    convert(&decode_image(&bytes, &name)?, &name, height, width)
+    digit_from_bytes_sized(&bytes, &name, height, width)
+}
+
+/// [`load_digit_sized`] from bytes already in memory (`name` only for messages).
+pub fn digit_from_bytes_sized(
+    bytes: &[u8],
+    name: &str,
+    height: usize,
+    width: usize,
+) -> Result<Vec<f32>, ImageError> {
+    convert(&decode_image(bytes, name)?, name, height, width)
+}
+
+/// A grey picture given as numbers (`pixels`: `pic_height × pic_width`, row-major, in [0, 1])
+/// made into a digit of `height × width` by steps 3–7 of the module doc, as if it had been
+/// decoded from a PNG of those greys (a canvas drawn on in a web page, say). Ink may be light
+/// or dark: the polarity step decides, as for a file.
+pub fn digit_from_pixels(
+    pixels: &[f32],
+    pic_height: usize,
+    pic_width: usize,
+    name: &str,
+    height: usize,
+    width: usize,
+) -> Result<Vec<f32>, ImageError> {
+    let side = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    check_size(side(pic_width), side(pic_height), name)?;
+    if pic_height * pic_width != pixels.len() {
+        return Err(ImageError::Shape {
+            name: name.into(),
+            len: pixels.len(),
+            rows: pic_height,
+            cols: pic_width,
+        });
+    }
+    let px = pixels.iter().map(|&v| if v.is_nan() { 0.0 } else { v.clamp(0.0, 1.0) }).collect();
+    convert_grey(Grey { width: pic_width, height: pic_height, px }, name, height, width)
+}
+
+/// Image bytes (PNG or JPEG) as the input of a model that reads `input`: a digit for
+/// one-channel IDX data (MNIST-like, [`digit_from_bytes_sized`]), else resized to the shape
+/// ([`image_from_bytes`]), as `nndl predict` reads an image file. `name` only for messages.
+pub fn input_from_bytes(
+    bytes: &[u8],
+    name: &str,
+    input: &crate::data::source::InputInfo,
+) -> Result<Vec<f32>, ImageError> {
+    let s = input.shape;
+    if is_digit_input(input) {
+        digit_from_bytes_sized(bytes, name, s.height, s.width)
+    } else {
+        image_from_bytes(bytes, name, s)
+    }
+}
+
+/// Whether a model reading `input` reads pictures the way MNIST was made (cropped, fitted and
+/// centred, see the module doc) rather than resized as a whole.
+pub fn is_digit_input(input: &crate::data::source::InputInfo) -> bool {
+    input.format != crate::data::source::Format::Images && input.shape.channels == 1
 }
 
 /// An image (PNG or JPEG) as a network trained on an image folder reads it: `shape.channels`
@@ -148,7 +206,16 @@ pub fn load_digit_sized(path: &Path, height: usize, width: usize) -> Result<Vec<
 pub fn load_image(path: &Path, shape: crate::layers::Shape) -> Result<Vec<f32>, ImageError> {
     let name = path.display().to_string();
     let bytes = crate::files::read_input(path, MAX_FILE_BYTES, "an image")?;
-    let img = decode_image(&bytes, &name)?;
+    image_from_bytes(&bytes, &name, shape)
+}
+
+/// [`load_image`] from bytes already in memory (`name` only for messages).
+pub fn image_from_bytes(
+    bytes: &[u8],
+    name: &str,
+    shape: crate::layers::Shape,
+) -> Result<Vec<f32>, ImageError> {
+    let img = decode_image(bytes, name)?;
     let (w, h) = (shape.width as u32, shape.height as u32);
     let rgb = img.to_rgba32f();
     let rgb = imageops::resize(&rgb, w, h, FilterType::Triangle);
@@ -286,8 +353,12 @@ struct Grey {
 /// Steps 1–7 of the module doc, into a field of `height × width` (28 × 28 for MNIST).
 fn convert(img: &DynamicImage, name: &str, height: usize, width: usize) -> Result<Vec<f32>, ImageError> {
     check_size(img.width(), img.height(), name)?;
+    convert_grey(luma_over_white(img), name, height, width)
+}
+
+/// Steps 3–7 of the module doc, on luminances in [0, 1].
+fn convert_grey(mut grey: Grey, name: &str, height: usize, width: usize) -> Result<Vec<f32>, ImageError> {
     let blank = || ImageError::Blank { name: name.to_string() };
-    let mut grey = luma_over_white(img);
 
     // 3. Polarity, from the mean of the border ring.
     let mut ring = border_ring(&grey);

@@ -29,6 +29,7 @@ pub mod model_io;
 pub mod network;
 pub mod optim;
 pub mod plot;
+pub mod probe;
 pub mod text;
 pub mod train;
 

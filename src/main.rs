@@ -1,6 +1,8 @@
 //! The `nndl` command: train, evaluate and use the book's networks from a terminal.
 
 mod cli;
+#[cfg(feature = "serve")]
+mod serve;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::process::ExitCode;

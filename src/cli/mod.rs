@@ -33,6 +33,10 @@ enum Command {
     Plot(plot::PlotArgs),
     /// Download MNIST (if missing) into the data folder and verify it
     Download(data::DownloadArgs),
+    /// Serve a web page (and a JSON API) to draw digits for saved models, look inside them, and
+    /// train live
+    #[cfg(feature = "serve")]
+    Serve(crate::serve::ServeArgs),
 }
 
 /// The default for `--threads`: every core this process may use.
@@ -42,7 +46,7 @@ fn all_cores() -> usize {
 
 /// `--threads N` as used: N, but no more than the cores this process may use (more threads
 /// than cores only wait on each other), saying so when it lowers N.
-fn threads(asked: Option<usize>) -> usize {
+pub(crate) fn threads(asked: Option<usize>) -> usize {
     let cores = all_cores();
     match asked {
         Some(n) if n > cores => {
@@ -58,7 +62,7 @@ fn threads(asked: Option<usize>) -> usize {
 }
 
 /// A training error as the CLI reports it: a setting named by its flag.
-fn flag_error(e: nndl::train::TrainError) -> anyhow::Error {
+pub(crate) fn flag_error(e: nndl::train::TrainError) -> anyhow::Error {
     use nndl::train::TrainError;
     match e {
         TrainError::Setting { setting, why } => anyhow::anyhow!("--{}: {why}", setting.replace('_', "-")),
@@ -74,7 +78,7 @@ fn shown(path: &std::path::Path) -> String {
 
 /// Whether standard output carries data (an output given as `-`): the report then goes to
 /// standard error, so the data can be piped on clean.
-static STDOUT_IS_DATA: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+pub(crate) static STDOUT_IS_DATA: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 fn stdout_is_data(yes: bool) {
     STDOUT_IS_DATA.store(yes, std::sync::atomic::Ordering::Relaxed);
@@ -93,12 +97,12 @@ macro_rules! say {
 }
 pub(crate) use say;
 
-mod data;
+pub(crate) mod data;
 mod plot;
-mod predict;
-mod progress;
+pub(crate) mod predict;
+pub(crate) mod progress;
 mod text;
-mod train;
+pub(crate) mod train;
 
 /// `--threads`: must be at least 1.
 fn parse_threads(s: &str) -> Result<usize, String> {
@@ -142,5 +146,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::Summary(args) => predict::summary(args),
         Command::Plot(args) => plot::run(args),
         Command::Download(args) => data::download(args),
+        #[cfg(feature = "serve")]
+        Command::Serve(args) => crate::serve::serve(args),
     }
 }

@@ -62,7 +62,7 @@ pub struct SummaryArgs {
 
 /// A model and what it says about itself; its input as recorded, or MNIST's for models saved
 /// before nndl recorded it.
-pub(super) fn load_model(path: &Path) -> anyhow::Result<(Network, ModelInfo, InputInfo)> {
+pub(crate) fn load_model(path: &Path) -> anyhow::Result<(Network, ModelInfo, InputInfo)> {
     let (net, info) = model_io::load(path)?;
     let input = info.input();
     if input.format == Format::Text {
@@ -92,7 +92,7 @@ fn recorded_data(info: &ModelInfo) -> Option<PathBuf> {
 
 /// The test set for a model, refused (before anything runs) if its examples are not the size
 /// the model reads.
-pub(super) fn test_set(
+pub(crate) fn test_set(
     net: &Network,
     model: &Path,
     info: &ModelInfo,
@@ -184,12 +184,8 @@ fn eval_ensemble(args: &EvalArgs, threads: usize) -> anyhow::Result<()> {
 
 /// Reads one image as the model's input (see `PredictArgs`' help).
 fn read_image(path: &Path, input: &InputInfo) -> Result<Vec<f32>, image_io::ImageError> {
-    let s = input.shape;
-    match input.format {
-        Format::Images => image_io::load_image(path, s),
-        _ if s.channels == 1 => image_io::load_digit_sized(path, s.height, s.width),
-        _ => image_io::load_image(path, s),
-    }
+    let bytes = nndl::files::read_input(path, image_io::MAX_FILE_BYTES, "an image")?;
+    image_io::input_from_bytes(&bytes, &path.display().to_string(), input)
 }
 
 /// Classifies every example that can be read; one that cannot is reported on its own

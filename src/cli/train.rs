@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 )]
 pub struct TrainArgs {
     #[command(flatten)]
-    data: DataArgs,
+    pub data: DataArgs,
     /// Examples used for training: the first N of the training data [default: all but the
     /// validation examples; MNIST: 50,000]
     #[arg(long, value_name = "N", help_heading = "Data")]
@@ -138,7 +138,25 @@ pub struct TrainArgs {
     metrics_json: Option<PathBuf>,
     /// No progress bar
     #[arg(long, short, help_heading = "Output")]
-    quiet: bool,
+    pub quiet: bool,
+    #[cfg(feature = "serve")]
+    #[command(flatten)]
+    pub serve: crate::serve::TrainServeArgs,
+}
+
+impl TrainArgs {
+    /// The flags given that write files (--save, --metrics-json, --plot).
+    #[cfg_attr(not(feature = "serve"), allow(dead_code))]
+    pub fn output_flags(&self) -> Vec<&'static str> {
+        [
+            ("--save", self.save.is_some()),
+            ("--metrics-json", self.metrics_json.is_some()),
+            ("--plot", self.plot.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(flag, given)| given.then_some(flag))
+        .collect()
+    }
 }
 
 /// The layers from --arch, else from --layers/--activation/--output, for examples of `input`
@@ -236,7 +254,43 @@ fn optimizer_states(cfg: &TrainConfig) -> usize {
     }
 }
 
+/// A run ready to start: the flags checked, the data loaded, the network built (see [`prepare`]).
+pub struct Prepared {
+    pub args: TrainArgs,
+    pub cfg: TrainConfig,
+    pub net: Network,
+    pub training: nndl::data::Dataset,
+    pub validation: nndl::data::Dataset,
+    pub test: nndl::data::Dataset,
+    pub input: nndl::data::source::InputInfo,
+    pub seed: u64,
+    pub rng: nndl::Rng,
+}
+
+/// What a finished run leaves: the trained network, its report and its test figures, and the
+/// record saved with it.
+#[cfg_attr(not(feature = "serve"), allow(dead_code))]
+pub struct Outcome {
+    pub net: Network,
+    pub report: train::TrainReport,
+    pub test: train::Evaluation,
+    pub record: serde_json::Value,
+    pub input: nndl::data::source::InputInfo,
+}
+
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
+    #[cfg(feature = "serve")]
+    if args.serve.serve {
+        return crate::serve::train_serving(args);
+    }
+    let run = prepare(args)?;
+    let show_bar = !run.args.quiet && std::io::stderr().is_terminal();
+    let mut printer = EpochPrinter::new(run.cfg.epochs, show_bar);
+    execute(run, &mut printer).map(drop)
+}
+
+/// Checks the flags, loads the data and builds the network, saying what it built.
+pub fn prepare(args: TrainArgs) -> anyhow::Result<Prepared> {
     // Every flag that can be checked without the data is checked before any is read.
     let mut cfg = TrainConfig {
         epochs: args.epochs,
@@ -346,7 +400,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     nndl::set_threads(cfg.threads);
     let mut rng = nndl::seeded_rng(seed);
     let flag = if args.arch.is_some() { "--arch" } else { "--layers" };
-    let mut net = Network::new(&specs, cost, args.init, &mut rng).context(flag)?;
+    let net = Network::new(&specs, cost, args.init, &mut rng).context(flag)?;
     say!("network: {}", describe(&specs));
     say!(
         "{cost} cost, {} init; {} η {} m {} λ {} λ₁ {} μ {}{}; {} epochs; seed {seed}",
@@ -377,11 +431,16 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         }
     );
 
-    let show_bar = !args.quiet && std::io::stderr().is_terminal();
-    let mut printer = EpochPrinter::new(cfg.epochs, show_bar);
+    Ok(Prepared { args, cfg, net, training, validation, test, input, seed, rng })
+}
+
+/// Trains the prepared network, showing progress to `observer`; evaluates it on the test set,
+/// and writes the files the flags ask for.
+pub fn execute(run: Prepared, observer: &mut dyn train::Observer) -> anyhow::Result<Outcome> {
+    let Prepared { args, cfg, mut net, training, validation, test, input, seed, mut rng } = run;
     let evaluation = (!validation.is_empty()).then_some(&validation);
-    let report = train::train(&mut net, &training, evaluation, &cfg, &mut rng, &mut printer)
-        .map_err(super::flag_error)?;
+    let report =
+        train::train(&mut net, &training, evaluation, &cfg, &mut rng, observer).map_err(super::flag_error)?;
     if let Some(why) = &report.stopped_early {
         say!("stopped after epoch {}: {why}", report.epochs.len());
     }
@@ -422,7 +481,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         model_io::save(&net, Some(&input), record.to_json(), path).context("--save")?;
         say!("model saved to {}", super::shown(path));
     }
-    Ok(())
+    Ok(Outcome { net, report, test: result, record: record.to_json(), input })
 }
 
 /// The network the flags describe for examples of `input` shape and `classes` classes, with

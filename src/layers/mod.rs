@@ -108,6 +108,12 @@ pub trait Layer: Send + Sync {
     fn weighted_input<'w>(&self, work: &'w Work) -> ArrayView2<'w, f32> {
         self.output(work)
     }
+    /// For a recurrent layer, the hidden state after every step of the last forward pass,
+    /// `[batch, T·H]` (step after step), whether its output is the whole sequence or only the
+    /// last step; `None` for other layers.
+    fn hidden_states<'w>(&self, _work: &'w Work) -> Option<ArrayView2<'w, f32>> {
+        None
+    }
     /// Backward pass for the batch `x` last seen by `forward` with this `work`.
     ///
     /// On entry `grad` holds ∂C/∂a for this layer's outputs, or δ = ∂C/∂z when

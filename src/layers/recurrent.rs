@@ -395,6 +395,11 @@ impl Layer for Recurrent {
         st.out.rows(st.batch, self.out_width())
     }
 
+    fn hidden_states<'w>(&self, work: &'w Work) -> Option<ArrayView2<'w, f32>> {
+        let st = work.state::<RecurrentWork>();
+        Some(st.hiddens.rows(st.batch, self.steps * self.hidden))
+    }
+
     /// Backpropagation through time, from the last step to the first. With dh_t = ∂C/∂h_t
     /// (from above, plus what step t + 1 sends back through U):
     ///

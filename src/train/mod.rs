@@ -11,7 +11,7 @@ pub mod report;
 
 pub use config::{Monitor, Schedule, TrainConfig, TrainError};
 pub use evaluate::{Evaluation, argmax, eval_chunk, evaluate, gradient_norms};
-pub use report::{EpochMetrics, MetricsFile, Observer, Silent, TrainReport};
+pub use report::{EpochMetrics, MetricsFile, Observer, STOPPED_BY_REQUEST, Silent, TrainReport};
 
 use crate::Rng;
 use crate::buffer::Buf;
@@ -78,6 +78,10 @@ pub fn train<E: Examples + ?Sized>(
                 if crate::interrupt::requested() {
                     return Err(TrainError::Interrupted { epoch });
                 }
+                if observer.stop_requested() {
+                    report.stopped_early = Some(STOPPED_BY_REQUEST.into());
+                    return Ok(report);
+                }
             }
         }
         observer.batches_done(batches);
@@ -108,6 +112,10 @@ pub fn train<E: Examples + ?Sized>(
         };
         observer.epoch_end(&metrics, net);
         report.epochs.push(metrics);
+        if observer.stop_requested() {
+            report.stopped_early = Some(STOPPED_BY_REQUEST.into());
+            break;
+        }
 
         // The schedule and early stopping watch validation accuracy.
         if let Some(e) = on_eval.filter(|_| watch) {

@@ -58,7 +58,16 @@ pub trait Observer {
     /// The untrained network's gradient norms (with
     /// [`TrainConfig::track_gradients`](super::TrainConfig::track_gradients)).
     fn gradients_before(&mut self, _norms: &[f64]) {}
+    /// Whether the run should end now, keeping what it has learnt (a stop button). Asked
+    /// between mini-batches, where Ctrl-C is; training then returns normally with
+    /// [`TrainReport::stopped_early`] set to [`STOPPED_BY_REQUEST`].
+    fn stop_requested(&self) -> bool {
+        false
+    }
 }
+
+/// [`TrainReport::stopped_early`] when an [`Observer`] asked the run to stop.
+pub const STOPPED_BY_REQUEST: &str = "stopped on request";
 
 /// An observer that shows nothing.
 pub struct Silent;
