@@ -140,11 +140,12 @@ fn the_page_in_a_real_browser() {
             "const s = document.getElementById('model'); s.value = arguments[0]; s.dispatchEvent(new Event('change'));",
             json!([name]),
         );
-        browser.wait_for(
-            "the layers",
-            "return document.querySelectorAll('#layers canvas').length > 2 && document.querySelector('#layers canvas[data-layer=\"0\"]').width > 0",
-            20,
+        // The layers of this model (not those of the one before), drawn.
+        let drawn = format!(
+            "const l = document.getElementById('layers'); return l.dataset.model === '{name}' \
+             && l.querySelector('canvas[data-layer=\"0\"]')?.width > 0"
         );
+        browser.wait_for("the layers", &drawn, 20);
         browser.js("document.getElementById('neuron-info').dataset.weights = ''", json!([]));
         browser.pointer("#layers canvas[data-layer=\"0\"]", "mouse", &[(6.0, 6.0), (10.0, 8.0)], false);
         let text = browser.wait_for(
@@ -276,4 +277,21 @@ fn the_page_in_a_real_browser() {
         10,
     );
     screenshot(&browser, "train");
+
+    // On a phone's width no view scrolls sideways; the theme button switches the pad to dark.
+    browser.resize(390, 844);
+    for view in ["draw", "inside", "test", "train"] {
+        browser.click(&format!("#tab-{view}"));
+        let wide = browser.js(
+            "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]",
+            json!([]),
+        );
+        assert!(wide[0].as_u64() <= wide[1].as_u64(), "the {view} view is wider than a phone: {wide}");
+    }
+    let before =
+        browser.js("return getComputedStyle(document.getElementById('canvas')).backgroundColor", json!([]));
+    browser.click("#theme");
+    let after =
+        browser.js("return getComputedStyle(document.getElementById('canvas')).backgroundColor", json!([]));
+    assert_ne!(before, after, "the theme button changes the pad");
 }

@@ -158,7 +158,7 @@ async function loadModels() {
   state.model = modelInfo(keep) ? keep : state.models.find((m) => m.reads_images)?.name ?? state.models[0]?.name ?? null;
   if (state.model) select.value = state.model;
   select.disabled = state.models.length === 0;
-  banner(state.models.length ? '' : 'No model loaded yet: start `nndl serve MODEL.safetensors`, or train one in the Training view.');
+  banner(state.models.length || run.run ? '' : 'No model loaded yet: start `nndl serve MODEL.safetensors`, or train one in the Training view.');
   $('draw-hint').hidden = state.models.length > 0 && (state.strokes.length > 0 || state.base);
 }
 
@@ -456,6 +456,7 @@ function buildInside(info) {
   inside.focus = null;
   const box = $('layers');
   box.replaceChildren();
+  box.dataset.model = info.name;
   const inShape = info.input;
   const views = [{ index: -1, kind: 'input', description: 'input', out_shape: inShape, has_weights: false }, ...info.layers];
   for (const layer of views) {
@@ -713,6 +714,7 @@ function setRunState(s, n, modelReady) {
   $('stop').disabled = !(s === 'running' || s === 'paused');
   if (modelReady !== undefined) setDownload(modelReady);
   document.body.dataset.run = s;
+  if (run.run && !state.models.length) banner('');
   statusLine();
 }
 function setDownload(ready) {
@@ -735,6 +737,7 @@ function listen() {
   on('hello', (d) => setRunState(d.state, d.run));
   on('started', (d) => {
     run.started = d; run.epochs = []; run.before = null; run.run = d.run;
+    showArgs(d.args || []);
     setDownload(false);
     $('epoch-progress').value = 0;
     $('train-weights').replaceChildren();
@@ -771,6 +774,16 @@ function listen() {
   on('lagged', (d) => statusLine(`(skipped ${d.skipped} events to catch up)`));
 }
 const pct = (v) => (v <= 1 ? 100 * v : v);
+/** The run's flags in the form (what is running, and a start for the next run). */
+function showArgs(args) {
+  const rest = [...args];
+  const at = rest.indexOf('--arch');
+  const arch = at >= 0 ? rest.splice(at, 2)[1] ?? '' : '';
+  const quote = (a) => (/^[\w.,:=\/+-]+$/.test(a) ? a : `"${a.replace(/["\\]/g, '\\$&')}"`);
+  $('arch').value = arch;
+  $('flags').value = rest.map(quote).join(' ');
+  $('preset').value = 'custom';
+}
 
 function showTrainWeights(d) {
   const box = $('train-weights');
@@ -898,10 +911,11 @@ async function start() {
     inside.model = null;
     if (state.view === 'test') loadConfusion(); else predictSoon();
   });
-  await loadModels();
+  const [, train] = await Promise.all([loadModels(), api('/api/train').catch(() => null)]);
   const want = location.hash.slice(1);
   if (['draw', 'inside', 'test', 'train'].includes(want)) showView(want);
-  else if (!state.models.length) showView('train');
+  // `nndl train --serve` (a run and no address of a view yet), or nothing to draw with: the run.
+  else if (!state.models.length || (train && train.run > 0)) showView('train');
   else showView('draw');
 }
 start();
