@@ -174,3 +174,18 @@ fn bad_network2_json_is_refused_naming_the_field() {
     let err = nndl::network2_json::to_json(&net).unwrap_err().to_string();
     assert!(err.contains("layer 1 (dense 5 relu) is not a dense sigmoid layer"), "{err}");
 }
+
+#[test]
+fn pytorch_rnn_and_lstm_over_image_rows_import_with_their_zero_states_and_last_step() {
+    // nn.RNN(tanh) / nn.LSTM, batch first, from a zero state; y[:, -1] → nn.Linear → (log-)softmax
+    let m = check_torch("torch_rnn.onnx", "torch_rnn.json", true, "rnn 16; softmax 10");
+    assert_eq!(m.info.input(), nndl::data::source::InputInfo::mnist());
+    for onnx in ["torch_lstm.onnx", "torch_lstm_dynamo.onnx"] {
+        check_torch(onnx, "torch_lstm.json", false, "lstm 16; softmax 10");
+    }
+    // the dynamo exporter unrolls nn.RNN into its 28 steps: refused, saying what to do
+    let err = import(&fixture("torch_rnn_dynamo.onnx")).err().expect("an unrolled RNN is refused");
+    assert!(matches!(err, OnnxError::Node { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains("unrolled") && text.contains("dynamo=False") && !text.contains('\n'), "{text}");
+}

@@ -54,6 +54,9 @@ enum Form {
     RnnYh(usize),
     /// `Y` squeezed, `[T, N, H]`.
     RnnYSeq(usize, usize),
+    /// `Y` with its direction axis moved after the batch, `[T, N, 1, H]` (PyTorch's dynamo
+    /// exporter, before it reshapes to `[T, N, H]`).
+    RnnYT(usize, usize),
 }
 
 impl Form {
@@ -81,7 +84,7 @@ impl Form {
         match self {
             Form::Flat(_) => 2,
             Form::Image(_) => 4,
-            Form::RnnY(..) => 4,
+            Form::RnnY(..) | Form::RnnYT(..) => 4,
             _ => 3,
         }
     }
@@ -103,6 +106,9 @@ enum Value {
     Ints { dims: Vec<Dim>, scalar: bool },
     /// A float constant: its shape and numbers.
     Floats { dims: Vec<usize>, data: Vec<f32> },
+    /// Zeros of a shape computed from the input's (PyTorch's zero initial state of an RNN,
+    /// `ConstantOfShape` or `Expand` of a 0).
+    Zeros(Vec<Dim>),
     /// Something nndl does not read (another type, a dropout mask, an LSTM's Y_c).
     Other(String),
 }
@@ -126,6 +132,9 @@ struct Reader {
     step_form: Form,
     /// An RNN whose output is not used yet: `sequence` is set by which one is.
     pending_rnn: Option<usize>,
+    /// The name of an RNN's every-step output back in batch-first `[N, T, H]` layout, right
+    /// after the RNN: its last step (`y[:, -1]`) is the RNN giving the last step only.
+    rnn_steps: Option<String>,
     /// The default domain's opset (Softmax's default axis and Squeeze's axes depend on it).
     opset: i64,
     /// The graph input's batch dimension, when it is a fixed number.
@@ -405,15 +414,29 @@ impl Reader {
             "Shape" => {
                 let form = self.act(node, 0, fail)?;
                 // Shape does not consume the activation: it stays live.
-                let rest = form.dims().ok_or_else(|| fail("the shape of a time-major tensor".into()))?;
-                let mut dims = vec![Dim::Batch];
-                dims.extend(rest.into_iter().map(Dim::Known));
+                let dims = match form {
+                    Form::RnnYT(t, h) => {
+                        vec![Dim::Known(t as i64), Dim::Batch, Dim::Known(1), Dim::Known(h as i64)]
+                    }
+                    _ => {
+                        let rest =
+                            form.dims().ok_or_else(|| fail("the shape of a time-major tensor".into()))?;
+                        let mut dims = vec![Dim::Batch];
+                        dims.extend(rest.into_iter().map(Dim::Known));
+                        dims
+                    }
+                };
                 let rank = dims.len() as i64;
                 let clamp = |v: i64| (if v < 0 { v.saturating_add(rank) } else { v }).clamp(0, rank) as usize;
                 let start = clamp(attr_int(node, "start", 0));
                 let end = clamp(attr_int(node, "end", rank));
                 let dims = if start < end { dims[start..end].to_vec() } else { vec![] };
                 self.set(node, Value::Ints { dims, scalar: false });
+            }
+            "Gather"
+                if matches!(self.values.get(node.input.first().map_or("", |s| s)), Some(Value::Act(_))) =>
+            {
+                self.last_step(node, fail)?
             }
             "Gather" => {
                 let (data, scalar) = self.ints(node, 0, "its data", fail)?;
@@ -454,6 +477,56 @@ impl Reader {
                 }
                 self.set(node, Value::Ints { dims, scalar: false });
             }
+            "ConstantOfShape" | "Expand" => {
+                // only zeros of a computed shape: an RNN's initial state
+                let (shape_at, zero) = if op == "Expand" {
+                    let (dims, v) = self.floats(node, 0, "the value expanded", fail)?;
+                    (1, dims.iter().product::<usize>() <= 1 && v.iter().all(|&x| x == 0.0))
+                } else {
+                    let zero = match attr(node, "value").and_then(|a| a.t.as_ref()) {
+                        None => true,
+                        Some(t) => {
+                            matches!(tensor_value(t), Ok(Value::Floats { data, .. }) if data.iter().all(|&x| x == 0.0))
+                        }
+                    };
+                    (0, zero)
+                };
+                let (dims, _) = self.ints(node, shape_at, "the shape", fail)?;
+                if !zero {
+                    return Err(fail(
+                        "a tensor of numbers other than float zeros; nndl reads these only as an RNN's zero initial state".into(),
+                    ));
+                }
+                self.set(node, Value::Zeros(dims));
+            }
+            "Slice" => {
+                let input = node.input.first().map_or("", |s| s);
+                let (dims, zeros) = match self.get(input, fail)? {
+                    Value::Ints { dims, scalar: false } => (dims.clone(), false),
+                    Value::Zeros(dims) => (dims.clone(), true),
+                    _ => {
+                        return Err(fail(
+                            "a slice nndl cannot compute (only of a shape or of an RNN's zero initial state)"
+                                .into(),
+                        ));
+                    }
+                };
+                let out = self.slice(node, dims, zeros, fail)?;
+                self.set(node, out);
+            }
+            "Mul" => {
+                let a = self.known(node, 0, "a factor", fail)?;
+                let b = self.known(node, 1, "a factor", fail)?;
+                let scalar = matches!(self.ints(node, 0, "", fail)?, (_, true))
+                    && matches!(self.ints(node, 1, "", fail)?, (_, true));
+                let n = a.len().max(b.len());
+                if !(a.len() == n || a.len() == 1) || !(b.len() == n || b.len() == 1) {
+                    return Err(fail("a product of dimension lists of different lengths".into()));
+                }
+                let at = |v: &[i64], i: usize| v[if v.len() == 1 { 0 } else { i }];
+                let dims = (0..n).map(|i| Dim::Known(at(&a, i).saturating_mul(at(&b, i)))).collect();
+                self.set(node, Value::Ints { dims, scalar });
+            }
             "Cast" => {
                 let input = node.input.first().cloned().unwrap_or_default();
                 if self.pending_step.as_deref() == Some(input.as_str()) && !input.is_empty() {
@@ -483,9 +556,35 @@ impl Reader {
                     }
                 }
             }
+            "Reshape"
+                if matches!(
+                    self.values.get(node.input.first().map_or("", |s| s)),
+                    Some(Value::Ints { .. })
+                ) =>
+            {
+                // a list of dimensions reshaped to a list ([-1] or its length)
+                let (dims, _) = self.ints(node, 0, "its data", fail)?;
+                let target = self.known(node, 1, "its shape", fail)?;
+                if target != [-1] && target != [dims.len() as i64] {
+                    return Err(fail(format!("a reshape of a list of dimensions to {target:?}")));
+                }
+                self.set(node, Value::Ints { dims, scalar: false });
+            }
             "Reshape" => {
                 let form = self.act(node, 0, fail)?;
                 let (target, _) = self.ints(node, 1, "its shape", fail)?;
+                if let Form::RnnYT(t, h) = form {
+                    // [T, N, 1, H] → [T, N, H]
+                    let ok = matches!(target[..], [Dim::Known(a), Dim::Batch | Dim::Known(0), Dim::Known(c)]
+                        if a == t as i64 && (c == h as i64 || c == -1));
+                    if !ok {
+                        return Err(fail(format!(
+                            "a reshape of an RNN's output to {target:?}; nndl reads [T, N, H]"
+                        )));
+                    }
+                    self.emit(node, Form::RnnYSeq(t, h));
+                    return Ok(());
+                }
                 let allowzero = attr_int(node, "allowzero", 0) != 0;
                 let form = self.reshape(form, &target, allowzero).map_err(fail)?;
                 self.emit(node, form);
@@ -508,7 +607,11 @@ impl Reader {
                 let perm = attr_ints(node, "perm").unwrap_or_default();
                 let form = match (form, perm.as_slice()) {
                     (Form::Seq(t, f), [1, 0, 2]) => Form::TimeMajor(t, f),
-                    (Form::RnnYSeq(t, h), [1, 0, 2]) => Form::Seq(t, h),
+                    (Form::RnnYSeq(t, h), [1, 0, 2]) => {
+                        self.rnn_steps = node.output.first().cloned();
+                        Form::Seq(t, h)
+                    }
+                    (Form::RnnY(t, h), [0, 2, 1, 3]) => Form::RnnYT(t, h),
                     _ => {
                         return Err(fail(format!(
                             "a transpose {perm:?} of a {form:?} tensor; nndl's layers keep the layout of their rows (only the swaps around an RNN are read)"
@@ -516,6 +619,13 @@ impl Reader {
                     }
                 };
                 self.emit(node, form);
+            }
+            "Squeeze"
+                if matches!(self.values.get(node.input.first().map_or("", |s| s)), Some(Value::Zeros(_))) =>
+            {
+                return Err(fail(
+                    "an initial state taken apart step by step: an RNN unrolled into its steps (as PyTorch's dynamo exporter writes nn.RNN), which nndl does not read; export it with dynamo=False to get an ONNX RNN".into(),
+                ));
             }
             "Squeeze" => {
                 let form = self.act(node, 0, fail)?;
@@ -898,7 +1008,12 @@ impl Reader {
             )));
         }
         for (k, what) in [(4, "sequence_lens"), (5, "initial_h"), (6, "initial_c"), (7, "P (peepholes)")] {
-            if node.input.get(k).is_some_and(|s| !s.is_empty()) {
+            let zero_state = |v: Option<&Value>| matches!(v, Some(Value::Zeros(d)) if d[..] == [Dim::Known(1), Dim::Batch, Dim::Known(hidden as i64)]);
+            let given = node.input.get(k).filter(|s| !s.is_empty());
+            if (k == 5 || k == 6) && given.is_some_and(|s| zero_state(self.values.get(s))) {
+                continue; // PyTorch's zeros for [1, N, H]: nndl's state starts at zero too
+            }
+            if given.is_some() {
                 return Err(fail(format!(
                     "an input {what}; nndl's recurrent layers read whole sequences from a zero state, without peepholes"
                 )));
@@ -1041,6 +1156,7 @@ pub fn import(bytes: &[u8]) -> Result<Imported, OnnxError> {
         pending_step: None,
         step_form: Form::Flat(1),
         pending_rnn: None,
+        rnn_steps: None,
         opset,
         fixed_batch: None,
         notes: Vec::new(),
@@ -1177,4 +1293,82 @@ pub fn import(bytes: &[u8]) -> Result<Imported, OnnxError> {
         training,
     };
     Ok(Imported { net, info, notes: r.notes })
+}
+
+impl Reader {
+    /// `y[:, -1]` of an RNN's every-step output `[N, T, H]` right after the RNN: the RNN then
+    /// gives its last step only, `[N, H]`.
+    fn last_step(&mut self, node: &NodeProto, fail: Fail) -> Result<(), OnnxError> {
+        let input = node.input.first().cloned().unwrap_or_default();
+        let form = self.act(node, 0, fail)?;
+        let index = self.ints(node, 1, "its index", fail).ok().filter(|(_, scalar)| *scalar);
+        let fresh = self.rnn_steps.as_deref() == Some(input.as_str())
+            && matches!(
+                self.layers.last(),
+                Some(Read { spec: LayerSpec::Recurrent { sequence: true, .. }, .. })
+            );
+        match (form, index) {
+            (Form::Seq(t, h), Some((i, _)))
+                if fresh
+                    && attr_int(node, "axis", 0) == 1
+                    && matches!(i[..], [Dim::Known(k)] if k == -1 || k == t as i64 - 1) =>
+            {
+                if let Some(Read { spec: LayerSpec::Recurrent { sequence, .. }, .. }) = self.layers.last_mut()
+                {
+                    *sequence = false;
+                }
+                self.emit(node, Form::Flat(h));
+                Ok(())
+            }
+            _ => Err(fail(format!(
+                "a gather from a {form:?} activation; nndl reads only the last step (y[:, -1]) of an RNN's output right after it"
+            ))),
+        }
+    }
+
+    /// ONNX's Slice (starts, ends, axes, steps as inputs) of a list of dimensions or of zeros
+    /// of a computed shape; an axis of the batch can only be kept whole.
+    fn slice(&self, node: &NodeProto, dims: Vec<Dim>, zeros: bool, fail: Fail) -> Result<Value, OnnxError> {
+        let starts = self.known(node, 1, "its starts", fail)?;
+        let ends = self.known(node, 2, "its ends", fail)?;
+        let given = |k: usize| node.input.get(k).is_some_and(|s| !s.is_empty());
+        let axes = if given(3) {
+            self.known(node, 3, "its axes", fail)?
+        } else {
+            (0..starts.len() as i64).collect()
+        };
+        let steps = if given(4) { self.known(node, 4, "its steps", fail)? } else { vec![1; starts.len()] };
+        if axes.len() != starts.len() || ends.len() != starts.len() || steps.iter().any(|&s| s != 1) {
+            return Err(fail("a slice with steps other than 1 or lists of different lengths".into()));
+        }
+        // a list of dimensions has one axis; zeros have one per dimension
+        let lens: Vec<Dim> = if zeros { dims.clone() } else { vec![Dim::Known(dims.len() as i64)] };
+        let rank = lens.len() as i64;
+        let mut out_lens = lens.clone();
+        let mut range = (0usize, dims.len());
+        for ((&a, &s), &e) in axes.iter().zip(&starts).zip(&ends) {
+            let a = if a < 0 { a.saturating_add(rank) } else { a };
+            let Some(len) = usize::try_from(a).ok().and_then(|a| lens.get(a)) else {
+                return Err(fail(format!("a slice of axis {a} of {rank}")));
+            };
+            let a = a as usize;
+            match *len {
+                Dim::Batch if s == 0 && e >= MAX_DIM as i64 => {}
+                Dim::Batch => return Err(fail("a slice of the batch axis".into())),
+                Dim::Known(n) => {
+                    let clamp = |v: i64| (if v < 0 { v.saturating_add(n) } else { v }).clamp(0, n);
+                    let (s, e) = (clamp(s), clamp(e).max(clamp(s)));
+                    out_lens[a] = Dim::Known(e - s);
+                    if !zeros {
+                        range = (s as usize, e as usize);
+                    }
+                }
+            }
+        }
+        Ok(if zeros {
+            Value::Zeros(out_lens)
+        } else {
+            Value::Ints { dims: dims[range.0..range.1].to_vec(), scalar: false }
+        })
+    }
 }
