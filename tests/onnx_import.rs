@@ -36,6 +36,14 @@ fn check_torch(onnx: &str, data: &str, log: bool, arch: &str) -> nndl::onnx::Imp
     let max =
         got.iter().zip(&want).map(|(g, w)| (g - if log { w.exp() } else { *w }).abs()).fold(0.0f32, f32::max);
     assert!(max <= 1e-5, "{onnx}: outputs differ from PyTorch's by up to {max}");
+    let classes = |v: &[f32]| -> Vec<usize> {
+        v.chunks(10)
+            .map(|o| o.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(k, _)| k).unwrap())
+            .collect()
+    };
+    if want.len() % 10 == 0 {
+        assert_eq!(classes(&got), classes(&want), "{onnx}: other classes than PyTorch's");
+    }
     let described: Vec<String> = imported.net.specs().iter().map(|s| s.to_string()).collect();
     assert_eq!(described.join("; "), arch, "{onnx}");
     imported
@@ -74,8 +82,13 @@ fn pytorch_strided_same_padded_pooled_cnn_imports_from_both_exporters() {
 
 /// PyTorch's CNN with its graph changed, re-encoded.
 fn tampered(change: impl FnOnce(&mut GraphProto)) -> Vec<u8> {
+    tampered_in("torch_cnn.onnx", change)
+}
+
+/// A fixture with its graph changed, re-encoded.
+fn tampered_in(name: &str, change: impl FnOnce(&mut GraphProto)) -> Vec<u8> {
     use prost::Message;
-    let mut model = nndl::onnx::proto::ModelProto::decode(&fixture("torch_cnn.onnx")[..]).unwrap();
+    let mut model = nndl::onnx::proto::ModelProto::decode(&fixture(name)[..]).unwrap();
     change(model.graph.as_mut().unwrap());
     model.encode_to_vec()
 }
@@ -188,4 +201,74 @@ fn pytorch_rnn_and_lstm_over_image_rows_import_with_their_zero_states_and_last_s
     assert!(matches!(err, OnnxError::Node { .. }), "{err:?}");
     let text = err.to_string();
     assert!(text.contains("unrolled") && text.contains("dynamo=False") && !text.contains('\n'), "{text}");
+}
+
+/// The node of PyTorch's RNN export (TorchScript exporter) of type `op`.
+fn node_of<'a>(g: &'a mut GraphProto, op: &str) -> &'a mut nndl::onnx::proto::NodeProto {
+    g.node.iter_mut().find(|n| n.op_type.as_deref() == Some(op)).unwrap()
+}
+
+#[test]
+fn recurrent_graphs_nndl_cannot_compute_the_same_are_refused_naming_the_node() {
+    use nndl::onnx::proto::{AttributeProto, TensorProto};
+    let ones = |g: &mut GraphProto| {
+        let value =
+            TensorProto { dims: vec![1], data_type: Some(1), float_data: vec![1.0], ..Default::default() };
+        let n = node_of(g, "ConstantOfShape");
+        n.attribute = vec![AttributeProto {
+            name: Some("value".into()),
+            t: Some(value),
+            r#type: Some(4),
+            ..Default::default()
+        }];
+    };
+    let first_step = |g: &mut GraphProto| {
+        // y[:, 0] instead of y[:, -1]: the Constant the Gather reads
+        let at = g
+            .node
+            .iter()
+            .position(|n| {
+                n.op_type.as_deref() == Some("Gather") && n.attribute.iter().any(|a| a.i == Some(1))
+            })
+            .unwrap();
+        let index = g.node[at].input[1].clone();
+        let c = g.node.iter_mut().find(|n| n.output.first() == Some(&index)).unwrap();
+        c.attribute[0].t.as_mut().unwrap().raw_data = Some(0i64.to_le_bytes().to_vec());
+    };
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (tampered_in("torch_rnn.onnx", ones), "nndl reads these only as an RNN's zero initial state"),
+        (tampered_in("torch_rnn.onnx", first_step), "nndl reads only the last step (y[:, -1])"),
+        (
+            tampered_in("torch_rnn.onnx", |g| {
+                let h = node_of(g, "RNN").input[5].clone();
+                g.initializer.push(TensorProto {
+                    name: Some(h.clone()),
+                    dims: vec![1, 2, 16],
+                    data_type: Some(1),
+                    float_data: vec![0.0; 32],
+                    ..Default::default()
+                });
+                g.node.retain(|n| n.output.first() != Some(&h));
+            }),
+            "an input initial_h; nndl's recurrent layers read whole sequences from a zero state",
+        ),
+        (
+            tampered_in("torch_lstm.onnx", |g| {
+                node_of(g, "LSTM").attribute.push(AttributeProto {
+                    name: Some("direction".into()),
+                    s: Some(b"bidirectional".to_vec()),
+                    r#type: Some(3),
+                    ..Default::default()
+                })
+            }),
+            "direction, activations, clip",
+        ),
+    ];
+    for (bytes, want) in cases {
+        let err = import(&bytes).err().unwrap_or_else(|| panic!("accepted ({want})"));
+        let text = err.to_string();
+        assert!(text.contains(want), "{text}\n  wanted: {want}");
+        assert!(!text.contains('\n') && text.len() < 500, "{text}");
+        assert!(matches!(err, OnnxError::Node { .. }), "{err:?}");
+    }
 }
