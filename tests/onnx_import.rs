@@ -35,6 +35,7 @@ fn check_torch(onnx: &str, data: &str, log: bool, arch: &str) -> nndl::onnx::Imp
     assert_eq!(got.len(), want.len(), "{onnx}");
     let max =
         got.iter().zip(&want).map(|(g, w)| (g - if log { w.exp() } else { *w }).abs()).fold(0.0f32, f32::max);
+    eprintln!("{onnx}: outputs within {max:.1e} of PyTorch's");
     assert!(max <= 1e-5, "{onnx}: outputs differ from PyTorch's by up to {max}");
     let classes = |v: &[f32]| -> Vec<usize> {
         v.chunks(10)

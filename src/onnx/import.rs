@@ -9,8 +9,19 @@
 //! (σ(max z) = max σ(z)), as PyTorch's `relu(max_pool2d(conv(x)))` is written; `Dropout`;
 //! `Flatten`; `Reshape` to a constant shape or to one computed from the input's with `Shape`,
 //! `Gather`, `Unsqueeze`, `Concat` (what `x.view(x.size(0), -1)` exports to), and
-//! `Constant`, `Identity`; `RNN` and `LSTM` (forward, default activations, no initial states)
-//! with the `Transpose` and `Squeeze` around them. Anything else is refused, naming the node.
+//! `Constant`, `Identity`; `RNN` and `LSTM` (forward, default activations, no initial states
+//! or zeros of shape `[1, N, H]`) with the `Transpose` and `Squeeze` around them.
+//!
+//! PyTorch's `nn.RNN`/`nn.LSTM` (batch first, one layer, one direction) as both of its
+//! exporters write them: the zero initial state built from the input's shape (`Shape`,
+//! `Gather`, `Unsqueeze`, `Concat` then `ConstantOfShape`, or `Shape`, `Concat`, `Expand` of a
+//! 0 and `Slice`) is folded to "zeros", nndl's own start; the dynamo exporter's `Transpose`
+//! `[T, 1, N, H]` → `[T, N, 1, H]` and its `Reshape` to `[T, N, H]` (whose shape is computed
+//! with `Shape`, `Slice`, `Mul`) are read as the squeeze they are; `y[:, -1]` (`Gather` of
+//! index −1 on axis 1 right after the RNN) makes the RNN give its last step only. The gate
+//! order is ONNX's in the file (PyTorch's exporters convert theirs) and the two biases are
+//! summed. The dynamo exporter's `nn.RNN` (unrolled into one `MatMul`, `Add`, `Tanh` per step)
+//! is refused. Anything else is refused, naming the node.
 
 use super::OnnxError;
 use super::proto::tensor_proto::{DataLocation, DataType};
