@@ -491,8 +491,8 @@ impl Reader {
             "ConstantOfShape" | "Expand" => {
                 // only zeros of a computed shape: an RNN's initial state
                 let (shape_at, zero) = if op == "Expand" {
-                    let (dims, v) = self.floats(node, 0, "the value expanded", fail)?;
-                    (1, dims.iter().product::<usize>() <= 1 && v.iter().all(|&x| x == 0.0))
+                    let (_, v) = self.floats(node, 0, "the value expanded", fail)?;
+                    (1, v.len() == 1 && v[0] == 0.0)
                 } else {
                     let zero = match attr(node, "value").and_then(|a| a.t.as_ref()) {
                         None => true,
@@ -1367,6 +1367,7 @@ impl Reader {
                 Dim::Batch if s == 0 && e >= MAX_DIM as i64 => {}
                 Dim::Batch => return Err(fail("a slice of the batch axis".into())),
                 Dim::Known(n) => {
+                    let n = n.max(0);
                     let clamp = |v: i64| (if v < 0 { v.saturating_add(n) } else { v }).clamp(0, n);
                     let (s, e) = (clamp(s), clamp(e).max(clamp(s)));
                     out_lens[a] = Dim::Known(e - s);
