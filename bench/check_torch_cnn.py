@@ -32,7 +32,7 @@ IMAGES, STEPS, TOLERANCE = 50, 5, 1e-4
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--nndl", default=str(BENCH.parent / "target" / "release" / "nndl"))
+    p.add_argument("--nndl", default=str(harness.nndl_binary()))
     p.add_argument("--data", type=Path, default=None, help="as bench/run's --data")
     args = p.parse_args()
     data = harness.find_data(args.data)

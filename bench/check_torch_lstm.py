@@ -68,7 +68,7 @@ def torch_net(w, start):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--nndl", default=str(BENCH.parent / "target" / "release" / "nndl"))
+    p.add_argument("--nndl", default=str(harness.nndl_binary()))
     p.add_argument("--data", type=Path, default=None, help="as bench/run's --data")
     args = p.parse_args()
     torch.set_num_threads(1)

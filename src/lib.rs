@@ -15,6 +15,8 @@ pub mod activation;
 pub mod buffer;
 pub mod cost;
 pub mod data;
+#[cfg(feature = "mpi")]
+pub mod distributed;
 pub mod ensemble;
 pub mod files;
 #[doc(hidden)]
@@ -43,8 +45,10 @@ pub mod prelude {
     pub use crate::train::{Schedule, TrainConfig};
 }
 
-/// The random generator every seeded part of nndl uses (ChaCha12 via `StdRng`).
-pub type Rng = rand::rngs::StdRng;
+/// The random generator every seeded part of nndl uses: ChaCha12, the generator behind rand's
+/// `StdRng` (the same stream from the same seed), named so that its state (seed, stream, word
+/// position) can be saved in a checkpoint and taken up again.
+pub type Rng = rand_chacha::ChaCha12Rng;
 
 /// A generator seeded from `seed`: the same seed gives the same run, bit for bit.
 pub fn seeded_rng(seed: u64) -> Rng {

@@ -102,6 +102,17 @@ pub fn save(
     training: serde_json::Value,
     path: &Path,
 ) -> Result<(), ModelError> {
+    let bytes =
+        to_bytes(net, input, training).map_err(|why| ModelError::Format { path: path.into(), why })?;
+    Ok(crate::files::write_atomically(path, &bytes)?)
+}
+
+/// The bytes [`save`] writes (e.g. to keep a model inside another file).
+pub fn to_bytes(
+    net: &Network,
+    input: Option<&InputInfo>,
+    training: serde_json::Value,
+) -> Result<Vec<u8>, String> {
     let info = ModelInfo {
         format: FORMAT.into(),
         version: VERSION,
@@ -122,9 +133,7 @@ pub fn save(
         (name.clone(), view)
     });
     let meta = HashMap::from([("nndl".to_string(), serde_json::to_string(&info).expect("info serialises"))]);
-    let bytes = safetensors::serialize(views, Some(meta))
-        .map_err(|e| ModelError::Format { path: path.into(), why: e.to_string() })?;
-    Ok(crate::files::write_atomically(path, &bytes)?)
+    safetensors::serialize(views, Some(meta)).map_err(|e| e.to_string())
 }
 
 /// Reads a model written by [`save`]: the network, ready to use, and its description.

@@ -76,6 +76,37 @@ impl Workspace {
         }
     }
 
+    /// Numbers in all the parameters' gradients ([`Network::param_count`]).
+    pub fn grad_len(&self) -> usize {
+        self.grads().map(|g| g.len()).sum()
+    }
+
+    /// Copies every gradient, one tensor after another in [`Network::params`] order, into the
+    /// front of `out` (at least [`Workspace::grad_len`] long): one flat buffer to send to other
+    /// replicas.
+    pub fn grads_to(&self, out: &mut [f32]) {
+        let mut at = 0;
+        for g in self.grads() {
+            out[at..at + g.len()].copy_from_slice(g);
+            at += g.len();
+        }
+    }
+
+    /// Sets every gradient from the front of `flat`, laid out as [`Workspace::grads_to`] does.
+    pub fn grads_from(&mut self, flat: &[f32]) {
+        let mut at = 0;
+        for g in self.grads_mut() {
+            let n = g.len();
+            g.copy_from_slice(&flat[at..at + n]);
+            at += n;
+        }
+    }
+
+    /// Sets every gradient to 0 (a replica with no examples in a mini-batch adds nothing).
+    pub fn zero_grads(&mut self) {
+        self.grads_mut().for_each(|g| g.fill(0.0));
+    }
+
     /// The network's output from the last forward pass, `[batch, out]`.
     pub fn output<'w>(&'w self, net: &Network) -> ArrayView2<'w, f32> {
         let last = net.layers.len() - 1;

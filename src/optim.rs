@@ -111,7 +111,31 @@ pub struct Optimizer {
     regularised: Vec<bool>,
 }
 
+/// What an [`Optimizer`] carries from one mini-batch to the next besides the parameters: η (a
+/// schedule may have lowered it), the steps taken, and per parameter tensor the velocities or
+/// moments (empty before the first step, and for rules that keep none). Enough, with the
+/// network, to go on exactly where it stopped ([`Optimizer::restore`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct OptimizerState {
+    pub eta: f32,
+    pub t: i32,
+    /// Momentum's velocities, or Adam's first moments.
+    pub first: Vec<Vec<f32>>,
+    /// Adam's and RMSProp's second moments.
+    pub second: Vec<Vec<f32>>,
+}
+
 impl Optimizer {
+    /// Its state, to save (e.g. in a checkpoint).
+    pub fn state(&self) -> OptimizerState {
+        OptimizerState { eta: self.eta, t: self.t, first: self.first.clone(), second: self.second.clone() }
+    }
+
+    /// Takes up a saved state (of an optimiser with the same settings, for the same network).
+    pub fn restore(&mut self, state: OptimizerState) {
+        (self.eta, self.t, self.first, self.second) = (state.eta, state.t, state.first, state.second);
+    }
+
     pub fn new(eta: f32, momentum: f32, regulariser: Regulariser) -> Self {
         Optimizer {
             eta,

@@ -84,11 +84,19 @@ fn stdout_is_data(yes: bool) {
     STDOUT_IS_DATA.store(yes, std::sync::atomic::Ordering::Relaxed);
 }
 
+/// Whether the report is not printed at all (the ranks of a data-parallel run but rank 0).
+pub(crate) static SILENT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn silence(yes: bool) {
+    SILENT.store(yes, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// `println!` for the human-readable report: standard output, or standard error when standard
 /// output carries data.
 macro_rules! say {
     ($($arg:tt)*) => {
-        if $crate::cli::STDOUT_IS_DATA.load(std::sync::atomic::Ordering::Relaxed) {
+        if $crate::cli::SILENT.load(std::sync::atomic::Ordering::Relaxed) {
+        } else if $crate::cli::STDOUT_IS_DATA.load(std::sync::atomic::Ordering::Relaxed) {
             eprintln!($($arg)*)
         } else {
             println!($($arg)*)
@@ -97,10 +105,12 @@ macro_rules! say {
 }
 pub(crate) use say;
 
+mod checkpoint;
 pub(crate) mod data;
 mod plot;
 pub(crate) mod predict;
 pub(crate) mod progress;
+mod ranks;
 mod text;
 pub(crate) mod train;
 

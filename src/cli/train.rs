@@ -1,7 +1,9 @@
 //! `nndl train`: build a network from flags, train it on the data, report and save.
 
+use super::checkpoint::{self, CheckpointArgs, Origin};
 use super::data::DataArgs;
 use super::progress::EpochPrinter;
+use super::ranks::Ranks;
 use anyhow::{Context, bail};
 use nndl::activation::Activation;
 use nndl::cost::Cost;
@@ -139,6 +141,8 @@ pub struct TrainArgs {
     /// No progress bar
     #[arg(long, short, help_heading = "Output")]
     pub quiet: bool,
+    #[command(flatten)]
+    pub checkpoint: CheckpointArgs,
     #[cfg(feature = "serve")]
     #[command(flatten)]
     pub serve: crate::serve::TrainServeArgs,
@@ -265,6 +269,10 @@ pub struct Prepared {
     pub input: nndl::data::source::InputInfo,
     pub seed: u64,
     pub rng: nndl::Rng,
+    /// What the data is, as a checkpoint records it.
+    pub origin: Origin,
+    /// The state to go on from (`--resume`).
+    pub resumed: Option<train::TrainState>,
 }
 
 /// What a finished run leaves: the trained network, its report and its test figures, and the
@@ -283,14 +291,28 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     if args.serve.serve {
         return crate::serve::train_serving(args);
     }
-    let run = prepare(args)?;
-    let show_bar = !run.args.quiet && std::io::stderr().is_terminal();
+    let mut ranks = Ranks::start()?;
+    super::silence(!ranks.is_root());
+    let result = run_ranked(args, &mut ranks);
+    ranks.finish(result)
+}
+
+/// `nndl train`, alone or as one rank of `mpirun -np N nndl train …` (see [`Ranks`]).
+fn run_ranked(args: TrainArgs, ranks: &mut Ranks) -> anyhow::Result<()> {
+    let run = prepare_ranked(args, ranks)?;
+    let show_bar = !run.args.quiet && ranks.is_root() && std::io::stderr().is_terminal();
     let mut printer = EpochPrinter::new(run.cfg.epochs, show_bar);
-    execute(run, &mut printer).map(drop)
+    execute_ranked(run, &mut printer, ranks).map(drop)
 }
 
 /// Checks the flags, loads the data and builds the network, saying what it built.
+#[cfg_attr(not(feature = "serve"), allow(dead_code))]
 pub fn prepare(args: TrainArgs) -> anyhow::Result<Prepared> {
+    prepare_ranked(args, &mut Ranks::alone())
+}
+
+/// [`prepare`] as one of `ranks`: they agree on the seed and share the machine's cores.
+fn prepare_ranked(args: TrainArgs, ranks: &mut Ranks) -> anyhow::Result<Prepared> {
     // Every flag that can be checked without the data is checked before any is read.
     let mut cfg = TrainConfig {
         epochs: args.epochs,
@@ -336,13 +358,21 @@ pub fn prepare(args: TrainArgs) -> anyhow::Result<Prepared> {
             bail!("--plot: nothing to draw {why}; monitor a training figure or add --track-gradients");
         }
     }
-    let outputs: Vec<(&str, &Path)> =
-        [("--save", &args.save), ("--metrics-json", &args.metrics_json), ("--plot", &args.plot)]
-            .into_iter()
-            .filter_map(|(flag, path)| path.as_deref().map(|p| (flag, p)))
-            .collect();
+    let outputs: Vec<(&str, &Path)> = [
+        ("--save", &args.save),
+        ("--metrics-json", &args.metrics_json),
+        ("--plot", &args.plot),
+        ("--checkpoint", &args.checkpoint.checkpoint),
+    ]
+    .into_iter()
+    .filter_map(|(flag, path)| path.as_deref().map(|p| (flag, p)))
+    .collect();
     for &(flag, path) in &outputs {
-        files::check_output(path, flag, flag != "--plot").with_context(|| flag.to_string())?;
+        if flag == "--checkpoint" && files::is_stdout(path) {
+            bail!("--checkpoint: a checkpoint is a file to resume from; give a file name, not -");
+        }
+        let stdout_ok = flag != "--plot" && flag != "--checkpoint";
+        files::check_output(path, flag, stdout_ok).with_context(|| flag.to_string())?;
     }
     files::check_distinct(&outputs)?;
     let (format, data_path) = args.data.resolve();
@@ -353,8 +383,9 @@ pub fn prepare(args: TrainArgs) -> anyhow::Result<Prepared> {
     if args.augment.is_some() && format == Format::Csv {
         bail!("--augment: distorts images, and a CSV table has none");
     }
-    cfg.threads = super::threads(args.threads);
-    let seed = args.seed.unwrap_or_else(rand::random);
+    cfg.threads = ranks.threads(args.threads);
+    let resume = checkpoint::load(&args.checkpoint)?;
+    let seed = ranks.agree_seed(checkpoint::seed(&resume, args.seed)?.unwrap_or_else(rand::random))?;
 
     // MNIST still to be downloaded has a known shape: the network is checked before the download.
     if args.data.is_mnist_to_download() {
@@ -403,7 +434,16 @@ pub fn prepare(args: TrainArgs) -> anyhow::Result<Prepared> {
     nndl::set_threads(cfg.threads);
     let mut rng = nndl::seeded_rng(seed);
     let flag = if args.arch.is_some() { "--arch" } else { "--layers" };
-    let net = Network::new(&specs, cost, args.init, &mut rng).context(flag)?;
+    let mut net = Network::new(&specs, cost, args.init, &mut rng).context(flag)?;
+    let origin =
+        Origin { seed, data: args.data.data.clone(), train_size, validation_size, expand: args.expand };
+    let mut resumed = None;
+    if let Some(cp) = resume {
+        let state;
+        (net, rng, state) = checkpoint::take_up(cp, &cfg, &specs, cost, &origin)?;
+        say!("resuming after epoch {}", state.epoch);
+        resumed = Some(state);
+    }
     say!("network: {}", describe(&specs));
     say!(
         "{cost} cost, {} init; {} η {} m {} λ {} λ₁ {} μ {}{}; {} epochs; seed {seed}",
@@ -434,16 +474,45 @@ pub fn prepare(args: TrainArgs) -> anyhow::Result<Prepared> {
         }
     );
 
-    Ok(Prepared { args, cfg, net, training, validation, test, input, seed, rng })
+    Ok(Prepared { args, cfg, net, training, validation, test, input, seed, rng, origin, resumed })
 }
 
 /// Trains the prepared network, showing progress to `observer`; evaluates it on the test set,
 /// and writes the files the flags ask for.
+#[cfg_attr(not(feature = "serve"), allow(dead_code))]
 pub fn execute(run: Prepared, observer: &mut dyn train::Observer) -> anyhow::Result<Outcome> {
-    let Prepared { args, cfg, mut net, training, validation, test, input, seed, mut rng } = run;
+    let outcome = execute_ranked(run, observer, &mut Ranks::alone())?;
+    Ok(outcome.expect("a process alone is rank 0, which has the outcome"))
+}
+
+/// [`execute`] as one of `ranks`: every rank trains its share; rank 0 alone (which gets the
+/// outcome) reports, evaluates and writes the files.
+fn execute_ranked(
+    run: Prepared,
+    observer: &mut dyn train::Observer,
+    ranks: &mut Ranks,
+) -> anyhow::Result<Option<Outcome>> {
+    let Prepared { args, cfg, mut net, training, validation, test, input, seed, mut rng, origin, resumed } =
+        run;
     let evaluation = (!validation.is_empty()).then_some(&validation);
-    let report =
-        train::train(&mut net, &training, evaluation, &cfg, &mut rng, observer).map_err(super::flag_error)?;
+    let (settings, from) = (&cfg, &origin);
+    let mut sink = args.checkpoint.checkpoint.as_deref().filter(|_| ranks.is_root()).map(|path| {
+        move |net: &Network, rng: &nndl::Rng, state| checkpoint::write(path, settings, from, net, rng, state)
+    });
+    let session = train::Session {
+        collective: ranks.collective(),
+        resume: resumed,
+        checkpoint_every: Some(args.checkpoint.checkpoint_every),
+        checkpoint: sink.as_mut().map(|f| f as train::CheckpointSink),
+    };
+    let report = train::train_with(&mut net, &training, evaluation, &cfg, &mut rng, observer, session)
+        .map_err(super::flag_error)?;
+    if !ranks.is_root() {
+        return Ok(None); // rank 0 evaluates and saves
+    }
+    if let Some(line) = ranks.traffic(report.epochs.iter().map(|e| e.train_seconds).sum()) {
+        say!("{line}");
+    }
     if let Some(why) = &report.stopped_early {
         say!("stopped after epoch {}: {why}", report.epochs.len());
     }
@@ -484,7 +553,7 @@ pub fn execute(run: Prepared, observer: &mut dyn train::Observer) -> anyhow::Res
         model_io::save(&net, Some(&input), record.to_json(), path).context("--save")?;
         say!("model saved to {}", super::shown(path));
     }
-    Ok(Outcome { net, report, test: result, record: record.to_json(), input })
+    Ok(Some(Outcome { net, report, test: result, record: record.to_json(), input }))
 }
 
 /// The network the flags describe for examples of `input` shape and `classes` classes, with

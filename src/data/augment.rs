@@ -73,30 +73,56 @@ impl Augment {
     /// a shift drawn uniformly within the limits (the same for every channel of an image),
     /// sampling the source bilinearly (0 outside). `scratch` must hold one channel.
     pub fn apply(&self, x: &mut [f32], shape: Shape, rng: &mut Rng, scratch: &mut [f32]) {
+        for example in x.chunks_exact_mut(shape.size()) {
+            self.draw(rng).apply(example, shape, scratch);
+        }
+    }
+
+    /// One image's distortion, drawn within the limits: what [`Augment::apply`] draws for each
+    /// image in turn. Data-parallel ranks draw one for every image of a mini-batch from the
+    /// same stream and apply only those of their own share, so the distortions do not depend
+    /// on how many ranks share the batch.
+    pub fn draw(&self, rng: &mut Rng) -> Distortion {
+        let angle = rng.random_range(-1.0..=1.0f32) * self.max_rotation.to_radians();
+        let (ty, tx) = (
+            rng.random_range(-1.0..=1.0f32) * self.max_shift,
+            rng.random_range(-1.0..=1.0f32) * self.max_shift,
+        );
+        let flip = self.flips && rng.random::<bool>();
+        Distortion { angle, ty, tx, flip }
+    }
+}
+
+/// One image's rotation (radians), shift (pixels) and mirroring, from [`Augment::draw`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Distortion {
+    pub angle: f32,
+    pub ty: f32,
+    pub tx: f32,
+    pub flip: bool,
+}
+
+impl Distortion {
+    /// Distorts one `example` of `shape` in place (every channel alike), sampling the source
+    /// bilinearly (0 outside). `scratch` must hold one channel.
+    pub fn apply(&self, example: &mut [f32], shape: Shape, scratch: &mut [f32]) {
         let (rows, cols) = (shape.height, shape.width);
         let p = rows * cols;
-        for example in x.chunks_exact_mut(shape.size()) {
-            let angle = rng.random_range(-1.0..=1.0f32) * self.max_rotation.to_radians();
-            let (ty, tx) = (
-                rng.random_range(-1.0..=1.0f32) * self.max_shift,
-                rng.random_range(-1.0..=1.0f32) * self.max_shift,
-            );
-            let flip = self.flips && rng.random::<bool>();
-            let (cy, cx) = ((rows as f32 - 1.0) / 2.0, (cols as f32 - 1.0) / 2.0);
-            let (sin, cos) = angle.sin_cos();
-            for image in example.chunks_exact_mut(p) {
-                scratch[..p].copy_from_slice(image);
-                for y in 0..rows {
-                    for x in 0..cols {
-                        // Where output pixel (y, x) comes from: undo the shift, then the rotation.
-                        let (dy, mut dx) = (y as f32 - cy - ty, x as f32 - cx - tx);
-                        if flip {
-                            dx = -dx;
-                        }
-                        let sy = cy + cos * dy + sin * dx;
-                        let sx = cx - sin * dy + cos * dx;
-                        image[y * cols + x] = bilinear(&scratch[..p], rows, cols, sy, sx);
+        let Distortion { angle, ty, tx, flip } = *self;
+        let (cy, cx) = ((rows as f32 - 1.0) / 2.0, (cols as f32 - 1.0) / 2.0);
+        let (sin, cos) = angle.sin_cos();
+        for image in example.chunks_exact_mut(p) {
+            scratch[..p].copy_from_slice(image);
+            for y in 0..rows {
+                for x in 0..cols {
+                    // Where output pixel (y, x) comes from: undo the shift, then the rotation.
+                    let (dy, mut dx) = (y as f32 - cy - ty, x as f32 - cx - tx);
+                    if flip {
+                        dx = -dx;
                     }
+                    let sy = cy + cos * dy + sin * dx;
+                    let sx = cx - sin * dy + cos * dx;
+                    image[y * cols + x] = bilinear(&scratch[..p], rows, cols, sy, sx);
                 }
             }
         }

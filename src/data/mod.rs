@@ -31,7 +31,7 @@ pub mod table;
 
 use std::path::{Path, PathBuf};
 
-pub use augment::{Augment, expand};
+pub use augment::{Augment, Distortion, expand};
 pub use dataset::{Dataset, Features, Mnist, numbered_classes};
 pub use download::{
     FILES, MIRRORS, MinRate, TEST_FILES, TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS,

@@ -29,6 +29,13 @@ pub enum TrainError {
     Setting { setting: &'static str, why: &'static str },
     #[error("interrupted (Ctrl-C) in epoch {epoch}; nothing was saved")]
     Interrupted { epoch: usize },
+    /// A data-parallel run's ranks could not agree (one died, stopped or diverged).
+    #[error("data-parallel training stopped: {0}")]
+    Collective(#[from] super::CollectiveError),
+    #[error("cannot resume: {why}")]
+    Resume { why: String },
+    #[error("writing the checkpoint: {0}")]
+    Checkpoint(#[from] super::CheckpointError),
 }
 
 /// When to lower the learning rate.

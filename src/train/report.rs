@@ -21,7 +21,7 @@ pub struct EpochMetrics {
 }
 
 /// What a whole training run did.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TrainReport {
     pub epochs: Vec<EpochMetrics>,
     /// Why training ended before `epochs`, if it did.
