@@ -229,9 +229,9 @@ impl Dataset {
     ///
     /// The validation examples are a copy; if memory runs out for it, the error says so (a
     /// failed allocation would otherwise abort the process). The training part is the input's
-    /// own buffer, cut to length in place (not shrunk: with the cache-line-aligned allocator a
-    /// shrink is a copy), so the peak is the input plus the validation copy, not a second copy
-    /// of everything.
+    /// own buffer, cut to size (the `nndl` binary's allocator does that in place, giving the
+    /// tail back), so the peak is the input plus the validation copy, not a second copy of
+    /// everything.
     ///
     /// Panics if `train_size + validation_size > len()`.
     pub fn split(
@@ -248,6 +248,7 @@ impl Dataset {
                 v.try_reserve_exact(validation_size * p)?;
                 v.extend_from_slice(&b[from * p..]);
                 b.truncate(train_size * p);
+                b.shrink_to_fit();
                 Features::Bytes(v)
             }
             Features::Floats(f) => {
@@ -255,6 +256,7 @@ impl Dataset {
                 v.try_reserve_exact(validation_size * p)?;
                 v.extend_from_slice(&f[from * p..]);
                 f.truncate(train_size * p);
+                f.shrink_to_fit();
                 Features::Floats(v)
             }
         };
