@@ -18,6 +18,8 @@
 //! | [`metrics`] | `train::MetricsFile::parse`, then the learning curves drawn as `nndl plot curves` draws them (SVG) |
 //! | [`csv`] | `data::table::load_csv` (split, standardised) and `read_rows` |
 //! | [`image`] | `data::folder::load` on a folder holding the image, `image_io::load_image` and `load_digit_sized` |
+//! | [`onnx`] | `onnx::import`; if it reads, `summary_table`, one forward pass on a zero batch of 2 (for networks within [`ARCH_MAX_WORK`]), and export → import again |
+//! | [`network2`] | `network2_json::from_json`; if it reads, one forward pass on a zero batch of 2 and `to_json` → `from_json` again |
 
 use crate::cost::Cost;
 use crate::layers::{Init, Shape, parse_arch, summary_table};
@@ -241,4 +243,34 @@ pub fn image(data: &[u8]) {
         assert_eq!(x.len(), 3 * 64, "three 8×8 planes");
     }
     let _ = crate::image_io::load_digit_sized(&file, 16, 16);
+}
+
+/// ONNX models (`nndl import FILE.onnx`): read as an nndl network, used once, and written back
+/// out, which must read again.
+pub fn onnx(data: &[u8]) {
+    one_thread();
+    let Ok(imported) = crate::onnx::import(data) else { return };
+    let specs = imported.net.specs();
+    let _ = summary_table(&specs);
+    let work: u128 = specs.iter().map(|s| s.macs_per_example() * 2).sum();
+    if work <= ARCH_MAX_WORK {
+        forward_zeros(&imported.net);
+    }
+    let bytes = crate::onnx::export(&imported.net, &imported.info).expect("an imported network exports");
+    if let Err(e) = crate::onnx::import(&bytes) {
+        panic!("nndl's export of an imported network does not import: {e}");
+    }
+}
+
+/// network2.py's JSON (`nndl import FILE.json`): read, used once, written and read again.
+pub fn network2(data: &[u8]) {
+    one_thread();
+    let Ok(net) = crate::network2_json::from_json(&String::from_utf8_lossy(data)) else { return };
+    forward_zeros(&net);
+    let text = crate::network2_json::to_json(&net).expect("a network2 net writes as network2 JSON");
+    let again = crate::network2_json::from_json(&text).expect("network2 JSON written by nndl reads");
+    assert!(
+        again.params().flat_map(|p| p.iter()).eq(net.params().flat_map(|p| p.iter())),
+        "the same weights"
+    );
 }

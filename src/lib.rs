@@ -29,6 +29,8 @@ pub mod linalg;
 pub mod memory;
 pub mod model_io;
 pub mod network;
+pub mod network2_json;
+pub mod onnx;
 pub mod optim;
 pub mod plot;
 pub mod probe;

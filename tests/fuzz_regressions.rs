@@ -252,3 +252,13 @@ fn csv() {
 fn image() {
     replay("image", nndl::fuzzing::image);
 }
+
+#[test]
+fn onnx() {
+    replay("onnx", nndl::fuzzing::onnx);
+}
+
+#[test]
+fn network2() {
+    replay("network2", nndl::fuzzing::network2);
+}

@@ -33,6 +33,10 @@ enum Command {
     Plot(plot::PlotArgs),
     /// Download MNIST (if missing) into the data folder and verify it
     Download(data::DownloadArgs),
+    /// Write a saved model as ONNX (for ONNX Runtime and every ONNX runner) or network2.py's JSON
+    Export(port::ExportArgs),
+    /// Read an ONNX model (nndl's or PyTorch's) or network2.py's JSON into an nndl model file
+    Import(port::ImportArgs),
     /// Serve a web page (and a JSON API) to draw digits for saved models, look inside them, and
     /// train live
     #[cfg(feature = "serve")]
@@ -108,6 +112,7 @@ pub(crate) use say;
 mod checkpoint;
 pub(crate) mod data;
 mod plot;
+mod port;
 pub(crate) mod predict;
 pub(crate) mod progress;
 mod ranks;
@@ -156,6 +161,8 @@ pub fn run() -> anyhow::Result<()> {
         Command::Summary(args) => predict::summary(args),
         Command::Plot(args) => plot::run(args),
         Command::Download(args) => data::download(args),
+        Command::Export(args) => port::export(args),
+        Command::Import(args) => port::import(args),
         #[cfg(feature = "serve")]
         Command::Serve(args) => crate::serve::serve(args),
     }

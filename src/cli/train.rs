@@ -62,6 +62,10 @@ pub struct TrainArgs {
     /// rnn H / lstm H [seq|last], which read an image as a sequence of its rows)
     #[arg(long, conflicts_with_all = ["layers", "activation", "output"], help_heading = "Network")]
     arch: Option<String>,
+    /// Start from a saved model's layers and weights, to fine-tune it (e.g. one made by `nndl
+    /// import`); its cost too, unless --cost is given
+    #[arg(long, value_name = "MODEL", conflicts_with_all = ["arch", "layers", "activation", "output", "init"], help_heading = "Network")]
+    init_from: Option<PathBuf>,
     /// Print the layers, their output shapes and parameter counts before training
     #[arg(long, help_heading = "Network")]
     summary: bool,
@@ -166,6 +170,9 @@ impl TrainArgs {
 /// The layers from --arch, else from --layers/--activation/--output, for examples of `input`
 /// shape and `classes` classes.
 pub fn architecture(args: &TrainArgs, input: Shape, classes: usize) -> anyhow::Result<Vec<LayerSpec>> {
+    if let Some(path) = &args.init_from {
+        return Ok(super::port::init_from(path)?.specs());
+    }
     if let Some(text) = &args.arch {
         return parse_arch(text, input).context("--arch");
     }
@@ -435,6 +442,10 @@ fn prepare_ranked(args: TrainArgs, ranks: &mut Ranks) -> anyhow::Result<Prepared
     let mut rng = nndl::seeded_rng(seed);
     let flag = if args.arch.is_some() { "--arch" } else { "--layers" };
     let mut net = Network::new(&specs, cost, args.init, &mut rng).context(flag)?;
+    if let Some(path) = &args.init_from {
+        let start = super::port::init_from(path)?;
+        net.params_mut().zip(start.params()).for_each(|(p, q)| p.copy_from_slice(q));
+    }
     let origin =
         Origin { seed, data: args.data.data.clone(), train_size, validation_size, expand: args.expand };
     let mut resumed = None;
@@ -569,7 +580,8 @@ fn plan(
 ) -> anyhow::Result<(Vec<LayerSpec>, Cost)> {
     let specs = architecture(args, input, classes)?;
     let output = specs.last().and_then(|s| s.activation()).unwrap_or(Activation::Sigmoid);
-    let cost = args.cost.unwrap_or(if output == Activation::Softmax {
+    let start_cost = args.init_from.as_deref().map(super::port::init_from).transpose()?.map(|n| n.cost);
+    let cost = args.cost.or(start_cost).unwrap_or(if output == Activation::Softmax {
         Cost::LogLikelihood
     } else {
         Cost::Quadratic
