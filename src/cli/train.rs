@@ -414,10 +414,13 @@ fn prepare_ranked(args: TrainArgs, ranks: &mut Ranks) -> anyhow::Result<Prepared
         );
     }
     let (specs, cost) = plan(&args, &cfg, input.shape, input.classes.len(), train_size, validation_size)?;
-    let (mut training, validation) = {
-        let n = full.len();
-        (full.slice(0..train_size), full.slice(n - validation_size..n))
-    };
+    // In place: copies of both parts next to the whole would double the data's peak memory.
+    let (mut training, validation) = full.split(train_size, validation_size).map_err(|_| {
+        anyhow::anyhow!(
+            "{}: no memory for a copy of the {validation_size} validation examples; lower --validation-size",
+            data_path.display()
+        )
+    })?;
     if args.expand {
         training = nndl::data::expand(&training);
     }

@@ -228,14 +228,19 @@ impl Dataset {
     /// book's split. The caller has checked `train_size + validation_size <= len()`.
     ///
     /// The validation examples are a copy; if memory runs out for it, the error says so (a
-    /// failed allocation would otherwise abort the process).
-    pub(crate) fn split(
+    /// failed allocation would otherwise abort the process). The training part is the input's
+    /// own buffer, cut to size (the `nndl` binary's allocator does that in place, giving the
+    /// tail back), so the peak is the input plus the validation copy, not a second copy of
+    /// everything.
+    ///
+    /// Panics if `train_size + validation_size > len()`.
+    pub fn split(
         mut self,
         train_size: usize,
         validation_size: usize,
     ) -> Result<(Dataset, Dataset), std::collections::TryReserveError> {
         let (n, p) = (self.len(), self.input_size());
-        debug_assert!(train_size + validation_size <= n);
+        assert!(train_size + validation_size <= n, "split {train_size} + {validation_size} of {n}");
         let from = n - validation_size;
         let features = match &mut self.features {
             Features::Bytes(b) => {
@@ -243,6 +248,7 @@ impl Dataset {
                 v.try_reserve_exact(validation_size * p)?;
                 v.extend_from_slice(&b[from * p..]);
                 b.truncate(train_size * p);
+                b.shrink_to_fit();
                 Features::Bytes(v)
             }
             Features::Floats(f) => {
@@ -250,6 +256,7 @@ impl Dataset {
                 v.try_reserve_exact(validation_size * p)?;
                 v.extend_from_slice(&f[from * p..]);
                 f.truncate(train_size * p);
+                f.shrink_to_fit();
                 Features::Floats(v)
             }
         };
@@ -258,6 +265,7 @@ impl Dataset {
             labels.try_reserve_exact(validation_size)?;
             labels.extend_from_slice(&self.labels[from..]);
             self.labels.truncate(train_size);
+            self.labels.shrink_to_fit();
         }
         let validation = Dataset { shape: self.shape, features, labels, classes: self.classes.clone() };
         Ok((self, validation))
