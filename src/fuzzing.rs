@@ -144,8 +144,13 @@ pub fn arch(data: &[u8]) {
         return;
     }
     // A network that fits may still be too big to build and run within a fuzzing execution's
-    // 2 s: those are run only up to about 10⁸ multiply-adds (drawing the weights included).
-    let macs: u128 = specs.iter().map(|s| 2 * s.macs_per_example() + s.param_count() as u128 * 20).sum();
+    // 2 s: those are run only up to about 10⁸ multiply-adds, drawing the weights (~20 each) and
+    // writing the outputs (~10 per value: bias, activation, fresh pages; a 1×1 conv of 42,298
+    // maps has few multiply-adds but 33 million outputs per example) included.
+    let macs: u128 = specs
+        .iter()
+        .map(|s| 2 * (s.macs_per_example() + s.out_size() as u128 * 10) + s.param_count() as u128 * 20)
+        .sum();
     if macs > ARCH_MAX_WORK {
         return;
     }
