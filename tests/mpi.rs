@@ -139,10 +139,10 @@ fn wait(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> 
     None
 }
 
-/// Starts a long two-rank run, waits until training has begun (rank 0 prints its `data:` line
-/// just before the first epoch; an epoch of MNIST over two ranks takes well over a second) and
-/// a second more, does `signal` to rank 1, and returns how the run ended, how long that took
-/// after the signal, and what it said on standard error.
+/// Starts a long two-rank run (50 epochs of MNIST), waits until training has begun (rank 0
+/// prints its `data:` line just before the first epoch) and a moment more, does `signal` to
+/// rank 1, and returns how the run ended, how long that took after the signal, and what it said
+/// on standard error.
 fn disturb(signal: i32, env: &[(&str, &str)]) -> (Option<std::process::ExitStatus>, Duration, String) {
     use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
@@ -165,8 +165,10 @@ fn disturb(signal: i32, env: &[(&str, &str)]) -> (Option<std::process::ExitStatu
         }
     }
     let pid = rank_pid(&marker, 1, Instant::now() + Duration::from_secs(10));
-    std::thread::sleep(Duration::from_secs(1)); // mid-epoch 1
-    assert!(rx.try_recv().is_err(), "epoch 1 ended before the signal");
+    // Somewhere in the 50 epochs: an epoch may take well under a second on a fast machine, so
+    // the test only requires that the run is still going, not which epoch it is in.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(child.try_wait().unwrap().is_none(), "the run ended before the signal");
     // SAFETY: sends a signal to a process this test started.
     unsafe { libc::kill(pid as i32, signal) };
     let start = Instant::now();
