@@ -236,6 +236,35 @@ pub fn image_from_bytes(
     Ok(out)
 }
 
+/// Runs an image decoder, turning a panic inside it into `Err(on_panic())`. The JPEG decoder
+/// (zune-jpeg, under the `image` crate) has a history of assertion panics on damaged files
+/// (zune-image issues #148, #172, #202, #236, #281), and nndl's fuzzer found another in
+/// zune-jpeg 0.5.15 (an upsampler's assertion, on a progressive JPEG with odd sampling factors):
+/// a damaged file must be an error naming it, not a crash. The decoder's state is local to the
+/// call, so nothing outlives the panic; while it runs, [`inside_decoder`] is true, so that the
+/// binary's panic hook keeps the panic's message off the terminal.
+pub fn contain_decoder_panic<T, E>(
+    decode: impl FnOnce() -> Result<T, E>,
+    on_panic: impl FnOnce() -> E,
+) -> Result<T, E> {
+    DECODING.with(|d| d.set(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode));
+    DECODING.with(|d| d.set(false));
+    result.unwrap_or_else(|_| Err(on_panic()))
+}
+
+thread_local! {
+    static DECODING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether this thread is inside [`contain_decoder_panic`] (for a panic hook).
+pub fn inside_decoder() -> bool {
+    DECODING.with(|d| d.get())
+}
+
+/// What a decoder's contained panic is reported as.
+pub const DECODER_FAILED: &str = "the decoder gave up on this damaged or unusual file";
+
 /// Decodes a PNG or JPEG (told apart by content), refusing oversized images before decoding.
 fn decode_image(bytes: &[u8], name: &str) -> Result<DynamicImage, ImageError> {
     if bytes.starts_with(b"\x89PNG") || bytes.is_empty() {
@@ -260,7 +289,10 @@ fn decode_image(bytes: &[u8], name: &str) -> Result<DynamicImage, ImageError> {
     let (w, h) = reader()?.into_dimensions().map_err(|e| not_image(e.to_string()))?;
     check_size(w, h, name)?;
     let reader = reader()?;
-    reader.decode().map_err(|e| not_image(e.to_string()))
+    contain_decoder_panic(
+        || reader.decode().map_err(|e| not_image(e.to_string())),
+        || not_image(DECODER_FAILED.into()),
+    )
 }
 
 /// The conversion from a decoded image (for tests and other callers); see the module doc.
@@ -324,12 +356,17 @@ fn decode_png(bytes: &[u8], name: &str) -> Result<DynamicImage, ImageError> {
     limits.max_alloc = Some(MAX_ALLOC);
     let mut reader = ImageReader::with_format(Cursor::new(bytes), ImageFormat::Png);
     reader.limits(limits);
-    reader.decode().map_err(|e| match e {
-        image::ImageError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
-            not_png("the file ends too early, is it truncated?")
-        }
-        other => not_png(&other.to_string()),
-    })
+    contain_decoder_panic(
+        || {
+            reader.decode().map_err(|e| match e {
+                image::ImageError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    not_png("the file ends too early, is it truncated?")
+                }
+                other => not_png(&other.to_string()),
+            })
+        },
+        || not_png(DECODER_FAILED),
+    )
 }
 
 fn check_size(width: u32, height: u32, name: &str) -> Result<(), ImageError> {

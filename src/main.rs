@@ -85,6 +85,14 @@ fn main() -> ExitCode {
     // Ctrl-C (and SIGTERM) asks long work to stop cleanly, removing its temporary files; a
     // second one ends the process at once. See `nndl::interrupt`.
     nndl::interrupt::install();
+    // A panic inside an image decoder is caught and reported as an error naming the file
+    // (see `nndl::image_io::contain_decoder_panic`): keep its message off the terminal.
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !nndl::image_io::inside_decoder() {
+            report(info);
+        }
+    }));
     match cli::run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -253,6 +253,22 @@ fn predict_prints_the_good_images_and_reports_the_bad_one() {
     assert!(!run.stdout.contains("bad.png"), "no result for the bad image: {}", run.describe());
 }
 
+/// A JPEG on which the JPEG decoder (zune-jpeg 0.5.15) panics, found by the image fuzzer: a
+/// one-line refusal naming the file, not the decoder's panic message.
+#[test]
+fn a_jpeg_that_panics_the_decoder_is_refused_in_one_line() {
+    let dir = tempdir();
+    let model = dir.path().join("m.safetensors");
+    std::fs::write(&model, train_model(&["--layers", "784,10,10"])).unwrap();
+    let jpeg = dir.path().join("odd.jpg");
+    let regression =
+        concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/regressions/image/jpeg-progressive-upsampler-panic-1");
+    std::fs::copy(regression, &jpeg).unwrap();
+    let run = nndl(&["predict", s(&model), s(&jpeg)]).cwd(dir.path()).run();
+    assert_refused(&run, &["odd.jpg", "damaged"]);
+    assert!(!run.stderr.contains("panicked"), "{}", run.describe());
+}
+
 // ---------------------------------------------------------------------------------------------
 // Data of another image size, test files only, an empty test set.
 

@@ -573,7 +573,10 @@ impl<'a> Reader<'a> {
         (limits.max_image_width, limits.max_image_height) = (Some(MAX_SIDE), Some(MAX_SIDE));
         limits.max_alloc = Some(MAX_DECODE_BYTES);
         decoder.set_limits(limits).map_err(decode_error)?;
-        let img = DynamicImage::from_decoder(decoder).map_err(decode_error)?;
+        let img = crate::image_io::contain_decoder_panic(
+            || DynamicImage::from_decoder(decoder).map_err(decode_error),
+            || bad(crate::image_io::DECODER_FAILED.into()),
+        )?;
         let mut pixels =
             planes(&img, channels).ok_or_else(|| self.oom("an image's pixels", channels * h * w))?;
         drop(img);
