@@ -59,6 +59,17 @@ pub async fn blocking<T: Send + 'static>(
         .unwrap_or_else(|e| Err(ApiError::internal(format!("the work failed: {e}"))))
 }
 
+/// Work small enough to run on the async thread that took the request (well under a
+/// millisecond: handing it to the blocking pool and waking the task again costs about as much,
+/// and under load the extra threads only queue for the same cores); larger work goes to
+/// [`blocking`]. A panic in it is still a 500 (the router's catch-panic layer).
+pub async fn inline_or_blocking<T: Send + 'static>(
+    small: bool,
+    work: impl FnOnce() -> ApiResult<T> + Send + 'static,
+) -> ApiResult<T> {
+    if small { work() } else { blocking(work).await }
+}
+
 /// The body, refused past [`MAX_BODY`] (413): at once when its `Content-Length` says so,
 /// else once that much has come.
 pub async fn read_body(headers: &HeaderMap, body: Body) -> ApiResult<Bytes> {

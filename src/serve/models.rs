@@ -33,6 +33,11 @@ impl Model {
         Ok(Model { name, path, net, info, input, tests: Mutex::new(None) })
     }
 
+    /// Multiply-adds of one forward pass: what decides whether a request's work runs inline.
+    pub fn macs(&self) -> u128 {
+        self.net.specs().iter().map(|s| s.macs_per_example()).sum()
+    }
+
     /// Whether the model reads pictures (not table rows).
     pub fn reads_images(&self) -> bool {
         self.input.format != Format::Csv && self.input.is_image()

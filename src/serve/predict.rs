@@ -102,12 +102,29 @@ pub async fn route(
         Some(name) => vec![app.model(Some(name))?],
     };
     let with_layers = request.layers.unwrap_or(true);
-    let results = api::blocking(move || {
+    let results = api::inline_or_blocking(is_small(&models, &input), move || {
         models.iter().map(|m| answer(m, &input, with_layers)).collect::<ApiResult<Vec<_>>>()
     })
     .await?;
     Ok(Json(Response { results, micros: started.elapsed().as_micros() }))
 }
+
+/// Whether a request is cheap enough to answer on the async thread: models whose forward
+/// passes add up to at most [`INLINE_MACS`] multiply-adds (the book's [784,30,10] net is 23,820;
+/// a conv net of a few feature maps is over it) and an image of at most [`INLINE_IMAGE_BYTES`]
+/// bytes or pixels (a drawing from the page is 2–10 kB; decoding a large photo is real work).
+fn is_small(models: &[Arc<Model>], input: &Input) -> bool {
+    let image_ok = match input {
+        Input::Image(bytes) => bytes.len() <= INLINE_IMAGE_BYTES,
+        Input::Picture { pixels, .. } | Input::Raw(pixels) => pixels.len() <= INLINE_IMAGE_BYTES,
+    };
+    image_ok && models.iter().map(|m| m.macs()).sum::<u128>() <= INLINE_MACS
+}
+
+/// See [`is_small`].
+const INLINE_MACS: u128 = 200_000;
+/// See [`is_small`].
+const INLINE_IMAGE_BYTES: usize = 64 << 10;
 
 /// The input a JSON request gives: exactly one of `image` and `pixels`.
 fn input_of(request: &mut Request) -> ApiResult<Input> {
