@@ -17,7 +17,7 @@
 //! | [`text`] | `text::Corpus::new`, the language model's specs and net, and one epoch of training if the text has at most [`TEXT_TRAIN_MAX_CHARS`] characters |
 //! | [`metrics`] | `train::MetricsFile::parse`, then the learning curves drawn as `nndl plot curves` draws them (SVG) |
 //! | [`csv`] | `data::table::load_csv` (split, standardised) and `read_rows` |
-//! | [`image`] | `data::folder::load` on a folder holding the image, `image_io::load_image` and `load_digit_sized` |
+//! | [`image`] | `data::folder::load` on a folder holding the image, `image_io::load_image` and `load_digit_sized` (images within nndl's limits but over [`IMAGE_MAX_PIXELS`] only to their header) |
 //! | [`onnx`] | `onnx::import`; if it reads, `summary_table`, one forward pass on a zero batch of 2 (for networks within [`ARCH_MAX_WORK`]), and export → import again |
 //! | [`network2`] | `network2_json::from_json`; if it reads, one forward pass on a zero batch of 2 and `to_json` → `from_json` again |
 
@@ -31,6 +31,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// The most work (multiply-adds of a forward pass on 2 examples, plus ~20 per weight drawn)
 /// [`arch`] runs; bigger networks are checked and sized but not built.
 pub const ARCH_MAX_WORK: u128 = 100_000_000;
+
+/// The most pixels an image the `image` target decodes may have (see [`image`]).
+pub const IMAGE_MAX_PIXELS: u64 = 1 << 22;
 
 /// Texts longer than this (in characters) are not trained on by [`text`], to bound its work
 /// (an epoch is about chars / 8 mini-batches).
@@ -220,6 +223,18 @@ pub fn csv(data: &[u8]) {
 /// class), and as `nndl predict` fits them to a model trained on a folder or on digits.
 pub fn image(data: &[u8]) {
     use crate::data::folder::{FolderOptions, load};
+    // The header is read (as nndl does first) whatever it says; an image of more than
+    // IMAGE_MAX_PIXELS is not decoded further. Such images are legal (nndl reads up to
+    // 8192×8192) and only slow: a 344-byte JPEG claiming 6413×6412 pixels takes 0.9 s to
+    // predict on in a release build but 9–10 s in the instrumented fuzz build, which AFL counts
+    // as a hang. Images over nndl's limits still go through, to be refused by its checks.
+    let dims = image::ImageReader::new(std::io::Cursor::new(data)).with_guessed_format().ok().and_then(|r| {
+        crate::image_io::contain_decoder_panic(|| r.into_dimensions().map_err(|_| ()), || ()).ok()
+    });
+    let max = crate::image_io::MAX_SIDE;
+    if dims.is_some_and(|(w, h)| w <= max && h <= max && u64::from(w) * u64::from(h) > IMAGE_MAX_PIXELS) {
+        return;
+    }
     let scratch = Scratch::new();
     for (split, class) in [("train", "a"), ("test", "a")] {
         let dir = scratch.path(&format!("{split}/{class}"));

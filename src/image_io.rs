@@ -286,7 +286,10 @@ fn decode_image(bytes: &[u8], name: &str) -> Result<DynamicImage, ImageError> {
         r.limits(limits);
         Ok(r)
     };
-    let (w, h) = reader()?.into_dimensions().map_err(|e| not_image(e.to_string()))?;
+    let (w, h) = contain_decoder_panic(
+        || reader()?.into_dimensions().map_err(|e| not_image(e.to_string())),
+        || not_image(DECODER_FAILED.into()),
+    )?;
     check_size(w, h, name)?;
     let reader = reader()?;
     contain_decoder_panic(

@@ -521,7 +521,10 @@ impl<'a> Reader<'a> {
             }
             other => bad(one_line(other).trim().to_string()),
         };
-        let mut decoder = reader.into_decoder().map_err(decode_error)?;
+        let mut decoder = crate::image_io::contain_decoder_panic(
+            || reader.into_decoder().map_err(decode_error),
+            || bad(crate::image_io::DECODER_FAILED.into()),
+        )?;
         let (width, height) = decoder.dimensions();
         if width == 0 || height == 0 {
             return Err(bad(format!("it has no pixels ({height}x{width})")));
