@@ -247,10 +247,21 @@ pub fn contain_decoder_panic<T, E>(
     decode: impl FnOnce() -> Result<T, E>,
     on_panic: impl FnOnce() -> E,
 ) -> Result<T, E> {
-    DECODING.with(|d| d.set(true));
+    let was = DECODING.with(|d| d.replace(true));
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode));
-    DECODING.with(|d| d.set(false));
+    DECODING.with(|d| d.set(was));
     result.unwrap_or_else(|_| Err(on_panic()))
+}
+
+/// Installs a panic hook that stays quiet about the panics [`contain_decoder_panic`] catches
+/// and hands every other panic to the hook that was there before.
+pub fn quiet_contained_decoder_panics() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !inside_decoder() {
+            report(info);
+        }
+    }));
 }
 
 thread_local! {

@@ -87,12 +87,7 @@ fn main() -> ExitCode {
     nndl::interrupt::install();
     // A panic inside an image decoder is caught and reported as an error naming the file
     // (see `nndl::image_io::contain_decoder_panic`): keep its message off the terminal.
-    let report = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        if !nndl::image_io::inside_decoder() {
-            report(info);
-        }
-    }));
+    nndl::image_io::quiet_contained_decoder_panics();
     match cli::run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

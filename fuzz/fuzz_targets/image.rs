@@ -4,7 +4,7 @@
 
 fn main() {
     nndl_fuzz::set_memory_budget();
-    nndl_fuzz::allow_contained_decoder_panics();
+    nndl::image_io::quiet_contained_decoder_panics();
     // Without afl's abort-on-any-panic hook: a panic that nndl catches inside an image decoder
     // (nndl::image_io::contain_decoder_panic) is handled; any other panic still reaches afl's
     // catch_unwind and aborts, a crash.

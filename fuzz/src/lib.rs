@@ -106,15 +106,3 @@ unsafe impl GlobalAlloc for Capped {
         p
     }
 }
-
-/// A panic hook that keeps quiet about panics nndl contains inside an image decoder
-/// (`nndl::image_io::contain_decoder_panic`) and reports every other one as the default hook
-/// does; for the targets that read images, which run without afl's abort-on-panic hook.
-pub fn allow_contained_decoder_panics() {
-    let report = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        if !nndl::image_io::inside_decoder() {
-            report(info);
-        }
-    }));
-}

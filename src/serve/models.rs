@@ -21,6 +21,8 @@ pub struct Model {
     pub net: Network,
     pub info: ModelInfo,
     pub input: InputInfo,
+    /// Multiply-adds of one forward pass: what decides whether a request's work runs inline.
+    pub macs: u128,
     /// The test set's answers, computed on first use (see `testset`).
     pub tests: Mutex<Option<Arc<super::testset::TestResults>>>,
 }
@@ -30,12 +32,8 @@ impl Model {
     pub fn load(path: &std::path::Path, name: String) -> anyhow::Result<Model> {
         let (net, info, input) = crate::cli::predict::load_model(path)?;
         let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-        Ok(Model { name, path, net, info, input, tests: Mutex::new(None) })
-    }
-
-    /// Multiply-adds of one forward pass: what decides whether a request's work runs inline.
-    pub fn macs(&self) -> u128 {
-        self.net.specs().iter().map(|s| s.macs_per_example()).sum()
+        let macs = net.specs().iter().map(|s| s.macs_per_example()).sum();
+        Ok(Model { name, path, net, info, input, macs, tests: Mutex::new(None) })
     }
 
     /// Whether the model reads pictures (not table rows).

@@ -118,7 +118,7 @@ fn is_small(models: &[Arc<Model>], input: &Input) -> bool {
         Input::Image(bytes) => bytes.len() <= INLINE_IMAGE_BYTES,
         Input::Picture { pixels, .. } | Input::Raw(pixels) => pixels.len() <= INLINE_IMAGE_BYTES,
     };
-    image_ok && models.iter().map(|m| m.macs()).sum::<u128>() <= INLINE_MACS
+    image_ok && models.iter().map(|m| m.macs).sum::<u128>() <= INLINE_MACS
 }
 
 /// See [`is_small`].
