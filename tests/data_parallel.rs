@@ -222,3 +222,62 @@ fn replicas_that_differ_are_caught() {
     assert!(errors[1].contains("the replicas differ after epoch 1"), "{errors:?}");
     assert!(errors[0].contains("another rank left"), "{errors:?}");
 }
+
+/// Nets with the work for two replicas (`train::replicas`: enough multiply-adds per parameter)
+/// at the mini-batch size beside each; small enough that a rank's layers do not share their
+/// examples out among threads (which would change the order of the sums).
+const REPLICA_NETS: [(&str, usize); 3] = [
+    ("conv 8 3x3 same relu; conv 8 3x3 same relu; maxpool 4; softmax 4", 32),
+    ("lstm 32; softmax 4", 32),
+    ("dense 100; dropout 0.3; softmax 4", 200),
+];
+
+/// Two threads of one process share each mini-batch out among replicas exactly as two ranks
+/// do: the same shares, the gradients summed in the same order, the same dropout streams, so
+/// the result is the 2-rank run's bit for bit, under every update rule, and within f32
+/// rounding of one thread's.
+#[test]
+fn threads_train_as_ranks_do() {
+    let d = data(246);
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+    for (arch, batch) in REPLICA_NETS {
+        let engaged = pool.install(|| train::Replicas::new(&net(arch), 2, batch, 0).map(|r| r.len()));
+        assert_eq!(engaged, Some(2), "{arch}: too little work for replicas; the test tests nothing");
+        for (name, mut cfg) in rules() {
+            cfg.batch_size = batch;
+            if arch.starts_with("conv") {
+                cfg.augment = Some(Augment { max_rotation: 10.0, max_shift: 1.0, flips: true });
+            }
+            let ranks = run(arch, &d, &cfg, Some(2)).remove(0);
+            let threaded = TrainConfig { threads: 2, ..cfg.clone() };
+            let (a, b) = pool.install(|| (run(arch, &d, &threaded, None), run(arch, &d, &threaded, None)));
+            assert!(a == b, "{arch} {name}: two runs on 2 threads differ");
+            assert!(
+                a[0] == ranks,
+                "{arch} {name}: 2 threads differ from 2 ranks by {:.2e}",
+                max_diff(&a[0], &ranks)
+            );
+            if !arch.contains("dropout") {
+                let single = run(arch, &d, &cfg, None).remove(0);
+                let diff = max_diff(&a[0], &single);
+                println!("{arch} / {name}: 2 threads vs 1, max |Δw| {diff:.2e}");
+                // RMSProp divides by √(mean g²), so a weight whose gradients are all tiny moves by
+                // about η whatever their rounding; with L1, sign(w) flips for a weight near 0.
+                let bound = if name.starts_with("rmsprop") { 1e-3 } else { 1e-4 };
+                assert!(diff <= bound, "{arch} {name}: {diff}");
+            }
+        }
+    }
+}
+
+/// Nets with little arithmetic per parameter train on one thread whatever `--threads` says:
+/// replicas would spend more on passes over the parameters than they save.
+#[test]
+fn light_nets_keep_to_one_thread() {
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+    pool.install(|| {
+        for (arch, batch) in [(MLP, 10), ("dense 100; softmax 4", 100), (CONV, 10), (REPLICA_NETS[0].0, 1)] {
+            assert!(train::Replicas::new(&net(arch), 2, batch, 0).is_none(), "{arch} at {batch}");
+        }
+    });
+}

@@ -114,9 +114,10 @@ pub struct TrainArgs {
     /// Stop after N epochs without validation-accuracy improvement
     #[arg(long, value_name = "N", help_heading = "Learning")]
     early_stop: Option<usize>,
-    /// Threads: convolutional and recurrent layers share each mini-batch's examples among N,
-    /// evaluations (monitoring, test) split the images among N, dense layers at small
-    /// mini-batches use one [default: all cores]. A seeded run is bit-identical for the same N.
+    /// Threads: each mini-batch with the work for it (over 2 M multiply-adds: conv nets,
+    /// wide or large-batch dense nets, LSTMs) is shared out among N replicas, evaluations
+    /// (monitoring, test) split the images among N [default: all cores]. A seeded run is
+    /// bit-identical for the same N.
     #[arg(long, value_name = "N", value_parser = super::parse_threads, help_heading = "Learning")]
     threads: Option<usize>,
     /// Seed for initialisation and shuffling; the same seed gives the same run [default: random, printed]

@@ -133,9 +133,10 @@ impl Conv2d {
 const PARALLEL_FLOPS: usize = 10_000_000;
 
 /// Examples per part when `batch` examples, `flops` of work in all, are shared among the
-/// pool's threads.
+/// pool's threads. On one of the pool's threads already (one replica of several, see
+/// [`crate::train::replicas`]), the layer does not share its examples out again.
 fn part_size(batch: usize, flops: usize) -> usize {
-    if flops < PARALLEL_FLOPS {
+    if flops < PARALLEL_FLOPS || rayon::current_thread_index().is_some() {
         return batch.max(1);
     }
     batch.div_ceil(rayon::current_num_threads().clamp(1, batch.max(1)))

@@ -97,7 +97,9 @@ pub struct TrainConfig {
     /// Random distortions of each training image as it is drawn (`None`: the images as they are).
     #[serde(default)]
     pub augment: Option<crate::data::Augment>,
-    /// Threads for evaluating the monitored figures (each mini-batch step stays on one).
+    /// Threads: for evaluating the monitored figures, and for training when a mini-batch has
+    /// the work for them (each thread backpropagates its share; see [`super::replicas`]). A
+    /// seeded run is bit-identical for the same number.
     #[serde(default = "one")]
     pub threads: usize,
     /// Examples per epoch: the first this many of each epoch's shuffled order (`None`: all).

@@ -7,17 +7,20 @@
 //! - [`checkpoint`]: a run saved between epochs, to resume bit-identically.
 //! - [`collective`](mod@collective): data-parallel training, the ranks' [`Collective`] and
 //!   each rank's [`share`] of a mini-batch.
+//! - [`replicas`]: the same between the threads of one process, one fork-join per mini-batch.
 
 pub mod checkpoint;
 pub mod collective;
 pub mod config;
 pub mod evaluate;
+pub mod replicas;
 pub mod report;
 
 pub use checkpoint::{Checkpoint, CheckpointError, TrainState};
 pub use collective::{Collective, CollectiveError, LocalGroup, fingerprint, share};
 pub use config::{Monitor, Schedule, TrainConfig, TrainError};
 pub use evaluate::{Evaluation, argmax, eval_chunk, evaluate, gradient_norms};
+pub use replicas::Replicas;
 pub use report::{EpochMetrics, MetricsFile, Observer, STOPPED_BY_REQUEST, Silent, TrainReport};
 
 use crate::Rng;
@@ -34,7 +37,9 @@ use std::time::Instant;
 ///
 /// Each mini-batch is written into the same two buffers (no allocation in the loop), distorted
 /// if `cfg.augment` says so, and handed to the [`Optimizer`]; the next batch's examples are
-/// prefetched meanwhile. [`train_with`] is the same with data parallelism.
+/// prefetched meanwhile. With `cfg.threads` above 1 and mini-batches with the work for them,
+/// each is shared out among replicas on that many threads ([`Replicas`]). [`train_with`] is
+/// the same with data parallelism between processes.
 pub fn train<E: Examples + ?Sized>(
     net: &mut Network,
     training: &E,
@@ -148,7 +153,11 @@ pub fn train_with<E: Examples + ?Sized>(
         observer.epoch_start(epoch, batches);
         // Dropout masks: each rank's own stream, afresh each epoch (so a resumed run draws the
         // same ones); rank 0's first epoch is the single-process stream.
-        let mut ws = net.workspace(rank as u64 | ((epoch as u64 - 1) << 32));
+        let seed = rank as u64 | ((epoch as u64 - 1) << 32);
+        let mut ws = net.workspace(seed);
+        // Several threads share each mini-batch out among replicas when it has the work for
+        // them (one process; over MPI each rank trains on one replica).
+        let mut replicas = collective.is_none().then(|| Replicas::new(net, cfg.threads, m, seed)).flatten();
         let started = Instant::now();
         indices.shuffle(rng);
         let order = &indices[..per_epoch];
@@ -172,7 +181,10 @@ pub fn train_with<E: Examples + ?Sized>(
                 }
             }
             match collective.as_deref_mut() {
-                None => optimizer.train_batch(net, &mut ws, x.rows(k, inputs), y.rows(k, targets)),
+                None => match replicas.as_mut() {
+                    Some(r) => r.train_batch(net, &mut optimizer, x.rows(k, inputs), y.rows(k, targets)),
+                    None => optimizer.train_batch(net, &mut ws, x.rows(k, inputs), y.rows(k, targets)),
+                },
                 Some(c) => {
                     if s > 0 {
                         net.backprop(&mut ws, x.rows(s, inputs), y.rows(s, targets));
