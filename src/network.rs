@@ -226,6 +226,12 @@ impl Network {
         self.layers[self.layers.len() - 1].spec().out_size()
     }
 
+    /// Multiply-adds of one example's forward pass ([`LayerSpec::macs_per_example`] summed
+    /// over the layers): what decides whether work is worth sharing among threads.
+    pub fn macs_per_example(&self) -> u128 {
+        self.layers.iter().map(|l| l.spec().macs_per_example()).sum()
+    }
+
     /// Trainable numbers in all layers.
     pub fn param_count(&self) -> usize {
         self.params().map(|p| p.len()).sum()

@@ -132,14 +132,9 @@ impl Conv2d {
 /// MFLOP) 2.24, 1.68 and 2.09.
 const PARALLEL_FLOPS: usize = 10_000_000;
 
-/// Examples per part when `batch` examples, `flops` of work in all, are shared among the
-/// pool's threads. On one of the pool's threads already (one replica of several, see
-/// [`crate::train::replicas`]), the layer does not share its examples out again.
+/// Examples per part of a batch with `flops` of work in all (see [`super::part_size`]).
 fn part_size(batch: usize, flops: usize) -> usize {
-    if flops < PARALLEL_FLOPS || rayon::current_thread_index().is_some() {
-        return batch.max(1);
-    }
-    batch.div_ceil(rayon::current_num_threads().clamp(1, batch.max(1)))
+    super::part_size(batch, flops, PARALLEL_FLOPS)
 }
 
 impl Geometry {

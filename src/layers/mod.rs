@@ -36,6 +36,17 @@ use std::any::Any;
 use std::fmt;
 use std::str::FromStr;
 
+/// Examples per part when a layer shares a batch of `batch` examples, `work` in all, among the
+/// threads of rayon's pool: all of them in one part below `threshold` (waking the pool would
+/// cost more), and on one of the pool's threads already (one replica of several, see
+/// [`crate::train::replicas`]), where the layer does not share its examples out again.
+fn part_size(batch: usize, work: usize, threshold: usize) -> usize {
+    if work < threshold || rayon::current_thread_index().is_some() {
+        return batch.max(1);
+    }
+    batch.div_ceil(rayon::current_num_threads().clamp(1, batch.max(1)))
+}
+
 /// One layer's per-replica state: ∂C/∂(each parameter) from the last backward pass, summed
 /// over the batch (in the order of [`Layer::params`], each as long as its parameter), and the
 /// layer's own buffers, which only the layer reads.

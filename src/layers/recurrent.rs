@@ -115,15 +115,11 @@ impl Recurrent {
 
 /// Below this much arithmetic per batch, one thread runs every example (waking the pool costs
 /// more); above it, the batch is split into one part per thread, each running its examples'
-/// whole recurrence. Not on one of the pool's threads already (one replica of several, see
-/// [`crate::train::replicas`]).
+/// whole recurrence (see [`super::part_size`]).
 const PARALLEL_MACS: usize = 4_000_000;
 
 fn part_size(batch: usize, macs: usize) -> usize {
-    if macs < PARALLEL_MACS || rayon::current_thread_index().is_some() {
-        return batch.max(1);
-    }
-    batch.div_ceil(rayon::current_num_threads().clamp(1, batch.max(1)))
+    super::part_size(batch, macs, PARALLEL_MACS)
 }
 
 /// One (example, step) row of the LSTM's gates, `[4H]`, as its four gates i, f, g, o.

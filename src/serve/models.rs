@@ -32,7 +32,7 @@ impl Model {
     pub fn load(path: &std::path::Path, name: String) -> anyhow::Result<Model> {
         let (net, info, input) = crate::cli::predict::load_model(path)?;
         let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-        let macs = net.specs().iter().map(|s| s.macs_per_example()).sum();
+        let macs = net.macs_per_example();
         Ok(Model { name, path, net, info, input, macs, tests: Mutex::new(None) })
     }
 

@@ -44,8 +44,7 @@ impl Replicas {
     /// seeds replica 0's random choices (dropout); replica t's stream is `seed + t`.
     pub fn new(net: &Network, threads: usize, batch: usize, seed: u64) -> Option<Replicas> {
         let threads = threads.min(rayon::current_num_threads()).min(batch);
-        let per_example: u128 = net.specs().iter().map(|s| s.macs_per_example()).sum();
-        let macs = per_example * batch as u128;
+        let macs = net.macs_per_example() * batch as u128;
         let params = net.param_count() as u128;
         if threads < 2 || macs < REPLICA_MACS || macs < REPLICA_MACS_PER_PARAM * params {
             return None;
