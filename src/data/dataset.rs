@@ -108,11 +108,7 @@ impl Dataset {
     fn write_example(&self, i: usize, out: &mut [f32]) {
         let p = self.input_size();
         match &self.features {
-            Features::Bytes(b) => {
-                for (v, &byte) in out.iter_mut().zip(&b[i * p..(i + 1) * p]) {
-                    *v = f32::from(byte) / 255.0;
-                }
-            }
+            Features::Bytes(b) => bytes_to_unit(&b[i * p..(i + 1) * p], out),
             Features::Floats(f) => out.copy_from_slice(&f[i * p..(i + 1) * p]),
         }
     }
@@ -282,4 +278,18 @@ pub struct Mnist {
     pub validation: Dataset,
     /// The test examples.
     pub test: Dataset,
+}
+
+crate::linalg::wide!(
+    /// Pixel bytes as inputs: byte v becomes v/255 (0 black … 1 white). A division, as the
+    /// scalar loop always was, so every input keeps its value; 16 at a time where the CPU has
+    /// AVX-512 (at 4 lanes this loop was a sixth of an epoch of [784,30,10] at mini-batch 100).
+    fn bytes_to_unit(bytes: &[u8], out: &mut [f32]) => bytes_to_unit_body
+);
+
+#[inline(always)]
+fn bytes_to_unit_body(bytes: &[u8], out: &mut [f32]) {
+    for (v, &byte) in out.iter_mut().zip(bytes) {
+        *v = f32::from(byte) / 255.0;
+    }
 }
