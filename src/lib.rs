@@ -34,6 +34,7 @@ pub mod onnx;
 pub mod optim;
 pub mod plot;
 pub mod probe;
+pub mod team;
 pub mod text;
 pub mod train;
 

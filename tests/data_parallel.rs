@@ -281,3 +281,39 @@ fn light_nets_keep_to_one_thread() {
         }
     });
 }
+
+/// Nets with too little work per parameter for replicas but enough per mini-batch for a team
+/// (`nndl::team`: a second thread spinning between jobs): their layers share the neurons (dense)
+/// or the examples (conv) of each pass between the two threads. Two such runs are the same bit
+/// for bit, and within f32 rounding of one thread's, under every update rule.
+#[test]
+fn a_team_shares_each_layer_and_stays_reproducible() {
+    let d = data(246);
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+    for (arch, batch) in
+        [("dense 400; softmax 4", 10), ("conv 16 5x5 same; maxpool 2; dense 300; softmax 4", 10)]
+    {
+        assert!(pool.install(|| train::Replicas::new(&net(arch), 2, batch, 0)).is_none(), "{arch}: replicas");
+        if !train::replicas::wants_team(&net(arch), 2, batch) {
+            // one core (or the work below the threshold): nothing here to test
+            assert!(std::thread::available_parallelism().map_or(1, |n| n.get()) < 2, "{arch}: no team");
+            return;
+        }
+        for (name, mut cfg) in rules() {
+            cfg.batch_size = batch;
+            let threaded = TrainConfig { threads: 2, ..cfg.clone() };
+            let (a, b) = pool.install(|| (run(arch, &d, &threaded, None), run(arch, &d, &threaded, None)));
+            assert!(a == b, "{arch} {name}: two runs on 2 threads differ");
+            let single = run(arch, &d, &cfg, None).remove(0);
+            assert_ne!(single, params(&net(arch)), "{arch} {name}: training moved nothing");
+            let diff = max_diff(&a[0], &single);
+            println!("{arch} / {name}: a team of 2 vs 1 thread, max |Δw| {diff:.2e}");
+            // The conv layer's two halves sum their ∂C/∂W apart, then together. RMSProp steps
+            // each weight by about η·g/√(mean g²): for a weight whose gradients are all rounding-
+            // sized that is ±η whatever the rounding, and L1's sign(w) flips near 0 (measured
+            // 5.5e-3 = 1.8η here); so a few η for it, 1e-4 for the others.
+            let bound = if name.starts_with("rmsprop") { 4.0 * cfg.eta } else { 1e-4 };
+            assert!(diff <= bound, "{arch} {name}: {diff}");
+        }
+    }
+}

@@ -114,10 +114,11 @@ pub struct TrainArgs {
     /// Stop after N epochs without validation-accuracy improvement
     #[arg(long, value_name = "N", help_heading = "Learning")]
     early_stop: Option<usize>,
-    /// Threads: each mini-batch with the work for it (over 2 M multiply-adds: conv nets,
-    /// wide or large-batch dense nets, LSTMs) is shared out among N replicas, evaluations
-    /// (monitoring, test) split the images among N [default: all cores]. A seeded run is
-    /// bit-identical for the same N.
+    /// Threads: a mini-batch with the work for it is shared out among N replicas (over 2 M
+    /// multiply-adds and 150 per parameter: conv nets, LSTMs, large-batch dense nets), or its
+    /// layers' neurons and examples between 2 threads (over 0.4 M: wide dense nets, cnn-1);
+    /// evaluations (monitoring, test) split the images among N [default: all cores]. A seeded
+    /// run is bit-identical for the same N.
     #[arg(long, value_name = "N", value_parser = super::parse_threads, help_heading = "Learning")]
     threads: Option<usize>,
     /// Seed for initialisation and shuffling; the same seed gives the same run [default: random, printed]

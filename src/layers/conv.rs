@@ -8,7 +8,6 @@ use crate::buffer::Buf;
 use crate::linalg::matmul;
 use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis};
 use rand_distr::{Distribution, Normal, StandardNormal};
-use rayon::prelude::*;
 
 /// `[batch, C·H·W] -> [batch, F·H'·W']`: F feature maps, each one k×k filter (shared weights
 /// and one bias) slid over all C input channels with the given stride and padding.
@@ -17,8 +16,9 @@ use rayon::prelude::*;
 /// whole map is one matrix product: `z[f, p] = Σ_r W[f, r] · cols[r, p] + b[f]`, with
 /// `r = (c, i, j)` running over the C·k·k weights of a filter and `p` over the output positions.
 ///
-/// The examples of a mini-batch are shared out among the threads of rayon's pool, in fixed
-/// contiguous parts (so a run is the same for the same thread count).
+/// The examples of a mini-batch may be shared out among threads (a team's two, or rayon's pool;
+/// see [`crate::team::for_parts`]), in fixed contiguous parts (so a run is the same for the
+/// same thread count).
 #[derive(Clone, Debug)]
 pub struct Conv2d {
     spec: LayerSpec,
@@ -285,11 +285,7 @@ impl Layer for Conv2d {
                 }
             }
         };
-        if parts.len() == 1 {
-            parts.into_iter().for_each(work);
-        } else {
-            parts.into_par_iter().for_each(work);
-        }
+        crate::team::for_parts(parts, work);
     }
 
     fn output<'w>(&self, work: &'w Work) -> ArrayView2<'w, f32> {
@@ -374,11 +370,7 @@ impl Layer for Conv2d {
                 }
             }
         };
-        if work.len() == 1 {
-            work.into_iter().for_each(run);
-        } else {
-            work.into_par_iter().for_each(run);
-        }
+        crate::team::for_parts(work, run);
         // The parts' sums, added in a fixed order.
         let [nabla_w, nabla_b] = grads else { unreachable!("a conv layer has two gradients") };
         let first = &st.parts[0];

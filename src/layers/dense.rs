@@ -5,7 +5,7 @@ use crate::Rng;
 use crate::activation::Activation;
 use crate::buffer::Buf;
 use crate::linalg::{matmul, matmul_nt_rows};
-use ndarray::{ArrayView1, ArrayView2, ArrayViewMut2};
+use ndarray::{ArrayView1, ArrayView2, ArrayViewMut2, Axis};
 use rand_distr::{Distribution, Normal, StandardNormal};
 
 /// `[batch, n_in] -> [batch, n_out]`: z = x·Wᵀ + b, a = σ(z).
@@ -41,6 +41,22 @@ const B: usize = 1;
 /// 27.6; but 100 rows, 784→30: 38.8 against 36.2.
 const SMALL_BATCH: usize = 32;
 
+/// From this many multiply-adds per product on, a layer on a team's leading thread (see
+/// [`crate::team`]) shares its neurons between the two threads: each computes the weighted
+/// inputs, and then the gradients or the step, of half the rows of `W`. Unlike examples,
+/// neurons share out with no gradient to sum afterwards.
+const TEAM_MACS: usize = 400_000;
+
+/// `z = x·Wᵀ` for a `[batch, n_in]` x and some rows of W (`[n, n_in]`) into `[batch, n]`.
+fn weighted_inputs(z: &mut ArrayViewMut2<f32>, x: &ArrayView2<f32>, w: &ArrayView2<f32>) {
+    if x.nrows() <= SMALL_BATCH {
+        // a mini-batch: dot products of whole rows beat a packing product here
+        matmul_nt_rows(z, x, w);
+    } else {
+        matmul(0.0, z, 1.0, x, &w.t());
+    }
+}
+
 impl Dense {
     /// Draws weights from N(0,1) or N(0,1/n_in) (`init`) and biases from N(0,1).
     pub fn new(n_in: usize, n_out: usize, activation: Activation, init: Init, rng: &mut Rng) -> Self {
@@ -62,6 +78,12 @@ impl Dense {
         let n_out = biases.len();
         assert_eq!(weights.len(), n_out * n_in, "weights are [n_out, n_in]");
         Dense { params: [Buf::from_slice(weights), Buf::from_slice(biases)], n_in, n_out, activation }
+    }
+
+    /// Where the neurons split between a team's two threads, if this pass is worth sharing.
+    fn split(&self, batch: usize) -> Option<usize> {
+        let worth = batch * self.n_in * self.n_out >= TEAM_MACS && self.n_out >= 2;
+        (worth && crate::team::leading()).then_some(self.n_out / 2)
     }
 
     /// Inputs per neuron.
@@ -106,7 +128,18 @@ impl Dense {
         }
         // BP2, first half: ∂C/∂a^{l−1} = (w^l)ᵀ δ^l, i.e. δ·W in rows (before W changes).
         if let Some(mut gx) = grad_x {
-            matmul(0.0, &mut gx, 1.0, &delta.view(), &self.weights());
+            let (delta, w) = (delta.view(), self.weights());
+            match self.split(batch) {
+                None => matmul(0.0, &mut gx, 1.0, &delta, &w),
+                Some(_) => {
+                    // each thread half the inputs' errors
+                    let h = self.n_in / 2;
+                    let (gx0, gx1) = gx.split_at(Axis(1), h);
+                    let (w0, w1) = w.split_at(Axis(1), h);
+                    let parts = vec![(gx0, w0), (gx1, w1)];
+                    crate::team::for_parts(parts, |(mut gx, w)| matmul(0.0, &mut gx, 1.0, &delta, &w));
+                }
+            }
         }
     }
 }
@@ -142,11 +175,15 @@ impl Layer for Dense {
         let batch = x.nrows();
         st.batch = batch;
         let mut z = st.z.rows_mut(batch, self.n_out);
-        if batch <= SMALL_BATCH {
-            // a mini-batch: dot products of whole rows beat a packing product here
-            matmul_nt_rows(&mut z, &x, &self.weights());
-        } else {
-            matmul(0.0, &mut z, 1.0, &x, &self.weights().t());
+        match self.split(batch) {
+            None => weighted_inputs(&mut z, &x, &self.weights()),
+            Some(h) => {
+                // each thread the weighted inputs of half the neurons
+                let (z0, z1) = z.view_mut().split_at(Axis(1), h);
+                let (w0, w1) = self.weights().split_at(Axis(0), h);
+                let parts = vec![(z0, w0), (z1, w1)];
+                crate::team::for_parts(parts, |(mut z, w)| weighted_inputs(&mut z, &x, &w));
+            }
         }
         let a = st.a.rows_mut(batch, self.n_out);
         // z += b and a = σ(z) in one pass over the batch
@@ -176,7 +213,17 @@ impl Layer for Dense {
         let [nabla_w, nabla_b] = grads else { unreachable!("a dense layer has two gradients") };
         self.backward_common(st, nabla_b, &mut delta, grad_is_delta, grad_x);
         // BP4: ∂C/∂w_jk = a_k^{l−1} δ_j, i.e. nabla_w = δᵀ·x, summed over the batch by the product.
-        matmul(0.0, &mut nabla_w.view2_mut(self.n_out, self.n_in), 1.0, &delta.t(), &x);
+        let mut nabla_w = nabla_w.view2_mut(self.n_out, self.n_in);
+        match self.split(st.batch) {
+            None => matmul(0.0, &mut nabla_w, 1.0, &delta.t(), &x),
+            Some(h) => {
+                // each thread the gradients of half the neurons
+                let (g0, g1) = nabla_w.split_at(Axis(0), h);
+                let (d0, d1) = delta.view().split_at(Axis(1), h);
+                let parts = vec![(g0, d0), (g1, d1)];
+                crate::team::for_parts(parts, |(mut g, d)| matmul(0.0, &mut g, 1.0, &d.t(), &x));
+            }
+        }
     }
 
     /// BP4 and the step in one product: w ← (1 − ηλ/n) w − (η/m) δᵀ·x (eq. 93), so the
@@ -193,9 +240,21 @@ impl Layer for Dense {
         let (grads, st) = work.parts::<DenseWork>();
         let nabla_b = &mut grads[B];
         self.backward_common(st, nabla_b, &mut delta, grad_is_delta, grad_x);
-        let (n_out, n_in) = (self.n_out, self.n_in);
+        let (n_out, n_in, split) = (self.n_out, self.n_in, self.split(st.batch));
         let [weights, biases] = &mut self.params;
-        matmul(step.decay, &mut weights.view2_mut(n_out, n_in), -step.rate, &delta.t(), &x);
+        let mut weights = weights.view2_mut(n_out, n_in);
+        match split {
+            None => matmul(step.decay, &mut weights, -step.rate, &delta.t(), &x),
+            Some(h) => {
+                // each thread the step of half the neurons
+                let (w0, w1) = weights.split_at(Axis(0), h);
+                let (d0, d1) = delta.view().split_at(Axis(1), h);
+                let parts = vec![(w0, d0), (w1, d1)];
+                crate::team::for_parts(parts, |(mut w, d)| {
+                    matmul(step.decay, &mut w, -step.rate, &d.t(), &x)
+                });
+            }
+        }
         biases.iter_mut().zip(nabla_b.iter()).for_each(|(b, g)| *b -= step.rate * g);
     }
 

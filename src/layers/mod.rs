@@ -36,15 +36,19 @@ use std::any::Any;
 use std::fmt;
 use std::str::FromStr;
 
-/// Examples per part when a layer shares a batch of `batch` examples, `work` in all, among the
-/// threads of rayon's pool: all of them in one part below `threshold` (waking the pool would
-/// cost more), and on one of the pool's threads already (one replica of several, see
+/// Examples per part when a layer shares a batch of `batch` examples, `work` in all, among
+/// threads ([`crate::team::threads_for_sharing`]: a team's two, or rayon's pool): all of them in
+/// one part below `threshold` (waking the pool would cost more; a team's spinning helper is
+/// worth it from a tenth of that), and in a share of work already (one replica of several, see
 /// [`crate::train::replicas`]), where the layer does not share its examples out again.
 fn part_size(batch: usize, work: usize, threshold: usize) -> usize {
-    if work < threshold || rayon::current_thread_index().is_some() {
+    let threads = crate::team::threads_for_sharing();
+    // a team's helper is already awake: a tenth of the work pays for handing it half
+    let threshold = if crate::team::leading() { threshold / 10 } else { threshold };
+    if work < threshold || threads < 2 {
         return batch.max(1);
     }
-    batch.div_ceil(rayon::current_num_threads().clamp(1, batch.max(1)))
+    batch.div_ceil(threads.clamp(1, batch.max(1)))
 }
 
 /// One layer's per-replica state: ∂C/∂(each parameter) from the last backward pass, summed

@@ -12,7 +12,6 @@ use crate::buffer::Buf;
 use crate::linalg::matmul;
 use ndarray::{Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis, s};
 use rand_distr::{Distribution, Normal};
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// Which recurrent cell.
@@ -374,11 +373,7 @@ impl Layer for Recurrent {
             )
             .collect();
         let run = |((x, gates), (hiddens, cells))| p.forward_rows(x, gates, hiddens, cells);
-        if parts.len() == 1 {
-            parts.into_iter().for_each(run);
-        } else {
-            parts.into_par_iter().for_each(run);
-        }
+        crate::team::for_parts(parts, run);
         let mut out = st.out.rows_mut(batch, self.out_width());
         if self.sequence {
             out.assign(&hiddens.view().into_shape_with_order((batch, steps * h)).expect("contiguous"));
@@ -450,11 +445,7 @@ impl Layer for Recurrent {
             let (nabla_u, nabla_w) = (&mut sums.0, &mut sums.1);
             p.backward_rows(sequence, grad, gates, hiddens, cells, dh, dc, (nabla_u, x, nabla_w));
         };
-        if parts.len() == 1 {
-            parts.into_iter().for_each(run);
-        } else {
-            parts.into_par_iter().for_each(run);
-        }
+        crate::team::for_parts(parts, run);
         // the parts' ∂C/∂U and ∂C/∂W, added in a fixed order
         let [nabla_w, nabla_u, nabla_b] = grads else {
             unreachable!("a recurrent layer has three gradients")

@@ -158,6 +158,11 @@ pub fn train_with<E: Examples + ?Sized>(
         // Several threads share each mini-batch out among replicas when it has the work for
         // them (one process; over MPI each rank trains on one replica).
         let mut replicas = collective.is_none().then(|| Replicas::new(net, cfg.threads, m, seed)).flatten();
+        // ... and hand work to each other through a team whose helper spins between jobs.
+        let team = (collective.is_none() && replicas::wants_team(net, cfg.threads, m))
+            .then(crate::team::Team::new)
+            .flatten();
+        let lead = team.as_ref().map(crate::team::Team::lead);
         let started = Instant::now();
         indices.shuffle(rng);
         let order = &indices[..per_epoch];
@@ -214,6 +219,9 @@ pub fn train_with<E: Examples + ?Sized>(
         }
         observer.batches_done(batches);
         let train_seconds = started.elapsed().as_secs_f64();
+        // the helper stops spinning before the evaluation, which uses rayon's threads
+        drop(lead);
+        drop(team);
         if !net.params().all(|p| p.iter().all(|v| v.is_finite())) {
             let eta = optimizer.eta;
             return Err(TrainError::Diverged { epoch, eta, suggest: eta / 10.0 });

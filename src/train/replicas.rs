@@ -2,7 +2,8 @@
 //!
 //! The network's parameters are shared, read-only, by T replicas, each with a workspace of its
 //! own (activations, δs, gradients). Each mini-batch of m examples is cut into T contiguous
-//! [`share`]s; the replicas backpropagate their shares at the same time on rayon's threads,
+//! [`share`]s; the replicas backpropagate their shares at the same time (two on a
+//! [`crate::team::Team`], whose helper spins between mini-batches, more on rayon's threads),
 //! their gradients are summed in replica order (so a run is the same for the same thread
 //! count), and one step of the optimiser applies the mini-batch's update, as
 //! `nabla_b`, `nabla_w` summed over the whole batch would.
@@ -11,12 +12,15 @@
 //! [`crate::layers`]): the replicas already keep every core busy, from the first layer to the
 //! last, where sharing each convolution's examples left the pooling, dense and softmax layers
 //! to one core and paid one fork-join per layer and direction.
+//!
+//! Nets with too little arithmetic per parameter for replicas (see [`REPLICA_MACS_PER_PARAM`])
+//! may still have enough per mini-batch for a team ([`TEAM_MACS`]): then their layers share
+//! each pass between the two threads (a dense layer its neurons, a conv layer its examples).
 
 use super::collective::share;
 use crate::network::{Network, Workspace};
 use crate::optim::Optimizer;
 use ndarray::{ArrayView2, s};
-use rayon::prelude::*;
 
 /// Replicas train a mini-batch only when its forward pass has at least this many multiply-adds
 /// in all (the fork-join costs tens of microseconds)...
@@ -31,6 +35,18 @@ pub const REPLICA_MACS: u128 = 2_000_000;
 /// 10.6 → 6.3 (190), lstm-128 8.7 → 4.8 (1,760); but cnn-1 2.45 → 3.30 (20), mlp-mb100 0.080 →
 /// 0.105 (100), [784,1000,10] at mini-batch 10 2.2 → 7.6 (10). See bench/README.md ("Threads").
 pub const REPLICA_MACS_PER_PARAM: u128 = 150;
+
+/// One process trains with a [`crate::team::Team`] (a second thread spinning between jobs) when
+/// it has at least two threads and its forward pass this many multiply-adds per mini-batch: then
+/// replicas, or layers sharing their examples, hand work to the other core in about a
+/// microsecond instead of waking a sleeping thread.
+pub const TEAM_MACS: u128 = 400_000;
+
+/// Whether training `net` on mini-batches of `batch` with `threads` threads should use a team.
+pub fn wants_team(net: &Network, threads: usize, batch: usize) -> bool {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    threads >= 2 && cores >= 2 && batch >= 2 && net.macs_per_example() * batch as u128 >= TEAM_MACS
+}
 
 /// The replicas' workspaces; replica 0's is the one a single-thread run would use.
 pub struct Replicas {
@@ -74,7 +90,8 @@ impl Replicas {
     ) {
         let (m, size) = (x.nrows(), self.ws.len());
         let shared: &Network = net;
-        self.ws.par_iter_mut().enumerate().for_each(|(t, ws)| {
+        let parts: Vec<(usize, &mut Workspace)> = self.ws.iter_mut().enumerate().collect();
+        crate::team::for_parts(parts, |(t, ws)| {
             let mine = share(m, t, size);
             if mine.is_empty() {
                 ws.zero_grads();
