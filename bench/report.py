@@ -251,8 +251,8 @@ def readme_table(result):
     head = "| workload |"
     sep = "| --- |"
     for t in ts:
-        head += f" nndl, {t}t | fastest anchor, {t}t | anchor / nndl, {t}t |"
-        sep += " ---: | --- | ---: |"
+        head += f" nndl, {t}t | fastest anchor, {t}t | anchor / nndl, {t}t | eager PyTorch / nndl, {t}t |"
+        sep += " ---: | --- | ---: | ---: |"
     rows = [head, sep]
     for name in ORDER:
         if name not in result["summary"]:
@@ -261,12 +261,15 @@ def readme_table(result):
         for t in ts:
             e = result["summary"][name].get(t)
             if not e or "fastest_anchor" not in e:
-                row += " – | – | – |"
+                row += " – | – | – | – |"
                 continue
             f = e["fastest_anchor"]
+            eager = e["sides"].get("torch-eager", {}).get("ratio")
+            eager = f"{eager['median']:.1f}×" if eager else "–"
             row += (f" {secs(e['sides']['nndl']['seconds']['median'])} s |"
                     f" {SHORT[f]} {secs(e['sides'][f]['seconds']['median'])} s |"
-                    f" {ratio_cell(e['ratio_vs_fastest'])} |")
+                    f" {ratio_cell(e['ratio_vs_fastest'])} |"
+                    f" {eager} |")
         rows.append(row)
     return "\n".join(rows)
 
