@@ -159,8 +159,8 @@ pub fn has_avx512() -> bool {
 
 /// `wide!(fn name(args) => body);` defines `name`, which calls `body(args)` compiled again for
 /// AVX-512 or AVX2, whichever the CPU has (checked at run time). nndl is built for any x86-64,
-/// whose vectors are 4 lanes; the elementwise loops (activations, LSTM gates, pooling, pixel
-/// conversion) get 16 lanes this way, or 8 on AVX2-only CPUs (AMD Zen 3). The same operations
+/// whose vectors are 4 lanes; the elementwise loops (activations, LSTM gates, pooling) get 16
+/// lanes this way, or 8 on AVX2-only CPUs (AMD Zen 3). The same operations
 /// in the same order on each path: only the width differs, so results do not.
 macro_rules! wide {
     ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) => $body:path) => {
