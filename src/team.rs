@@ -48,6 +48,8 @@ struct Shared {
 pub struct Team {
     shared: Arc<Shared>,
     helper: Option<JoinHandle<()>>,
+    /// The leader runs both halves of each join itself (see [`Team::set_solo`]).
+    solo: Cell<bool>,
     _one_poster: PhantomData<Cell<()>>,
 }
 
@@ -89,7 +91,7 @@ impl Team {
                 help(&theirs)
             })
             .ok()?;
-        Some(Team { shared, helper: Some(helper), _one_poster: PhantomData })
+        Some(Team { shared, helper: Some(helper), solo: Cell::new(false), _one_poster: PhantomData })
     }
 
     /// Makes the calling thread the team's leader until the guard is dropped: [`for_parts`]
@@ -99,9 +101,31 @@ impl Team {
         Lead { _team: self, before }
     }
 
-    /// Runs `a` on this thread and `b` on the helper, at the same time; returns when both are
-    /// done. A panic in either is raised here, after both have ended.
+    /// With `true`, each [`join`](Team::join) runs both halves on the leading thread, one after
+    /// the other: the same work split the same way (so the same results, bit for bit), for
+    /// when handing half to the other core costs more than it saves (see [`Placement`]).
+    pub fn set_solo(&self, solo: bool) {
+        self.solo.set(solo);
+    }
+
+    /// Runs `a` on this thread and `b` on the helper, at the same time (unless solo: then both
+    /// here); returns when both are done. A panic in either is raised here, after both ended.
     pub fn join<A: FnOnce(), B: FnOnce() + Send>(&self, a: A, b: B) {
+        if self.solo.get() {
+            // as on the helper: neither half shares its work again
+            let led = LEADING.with(|l| l.replace(std::ptr::null()));
+            let inside = IN_SHARE.with(|i| i.replace(true));
+            let result = panic::catch_unwind(AssertUnwindSafe(|| {
+                a();
+                b();
+            }));
+            IN_SHARE.with(|i| i.set(inside));
+            LEADING.with(|l| l.set(led));
+            if let Err(payload) = result {
+                panic::resume_unwind(payload);
+            }
+            return;
+        }
         let mut b = Some(b);
         /// # Safety
         /// `data` points to the `Option<B>` of the `join` that posted it, still waiting.
@@ -180,6 +204,46 @@ fn wait(spins: &mut u32) {
     }
 }
 
+/// Chooses, while training, whether a team's helper takes its halves or the leader does all.
+///
+/// Handing work to the other core pays only if the data crosses between the cores quickly, and
+/// on these VMs that changes from hour to hour: measured, a 300 KB buffer written on one core
+/// and read on the other took 100 µs more than reading it where it was written (3 GB/s), while
+/// at other times the same cnn-1 epochs ran 1.5× faster shared than alone. So every
+/// [`Placement::CYCLE`] mini-batches, the first [`Placement::PROBE`] alternate between sharing
+/// and solo in blocks of 8, and the rest of the cycle runs the faster way. Either way the work
+/// is split the same, so the choice changes the time, never the result.
+#[derive(Debug, Default)]
+pub struct Placement {
+    seconds: [f64; 2],
+    batches: u64,
+}
+
+impl Placement {
+    /// Mini-batches between two choices.
+    pub const CYCLE: u64 = 1024;
+    /// Mini-batches measured at the start of each cycle.
+    pub const PROBE: u64 = 64;
+
+    /// Before mini-batch number `self.batches`: sets `team` to share or to run solo.
+    pub fn before(&mut self, team: &Team) {
+        let at = self.batches % Self::CYCLE;
+        if at == 0 {
+            self.seconds = [0.0; 2];
+        }
+        let solo = if at < Self::PROBE { (at / 8) % 2 == 1 } else { self.seconds[1] < self.seconds[0] };
+        team.set_solo(solo);
+    }
+
+    /// After it, with the seconds it took.
+    pub fn after(&mut self, team: &Team, seconds: f64) {
+        if self.batches % Self::CYCLE < Self::PROBE {
+            self.seconds[usize::from(team.solo.get())] += seconds;
+        }
+        self.batches += 1;
+    }
+}
+
 /// Whether the calling thread leads a team it is free to use.
 pub fn leading() -> bool {
     LEADING.with(|l| !l.get().is_null())
@@ -249,6 +313,39 @@ mod tests {
         assert_eq!(seen.len(), 2);
         assert!(seen.iter().all(|&(_, threads)| threads == 1));
         assert_ne!(seen[0].0, seen[1].0);
+    }
+
+    #[test]
+    fn solo_runs_both_halves_here_and_splits_them_as_shared_does() {
+        let team = Team::new().expect("a thread");
+        let _lead = team.lead();
+        team.set_solo(true);
+        let here = thread::current().id();
+        let seen = Mutex::new(Vec::new());
+        for_parts(vec![0, 1], |p: usize| {
+            seen.lock().unwrap().push((p, thread::current().id(), threads_for_sharing()))
+        });
+        assert_eq!(seen.into_inner().unwrap(), vec![(0, here, 1), (1, here, 1)]);
+        assert!(leading() && threads_for_sharing() == 2, "the leader leads again after the join");
+    }
+
+    #[test]
+    fn placement_probes_both_ways_then_keeps_the_faster() {
+        let team = Team::new().expect("a thread");
+        let mut place = Placement::default();
+        let mut ways = Vec::new();
+        for b in 0..Placement::CYCLE + 16 {
+            place.before(&team);
+            ways.push(team.solo.get());
+            // solo is made to look faster
+            place.after(&team, if team.solo.get() { 1.0 } else { 2.0 });
+            if b < Placement::PROBE {
+                assert_eq!(team.solo.get(), (b / 8) % 2 == 1, "batch {b}");
+            }
+        }
+        assert!(ways[Placement::PROBE as usize..Placement::CYCLE as usize].iter().all(|&s| s));
+        // a new cycle probes again
+        assert!(!ways[Placement::CYCLE as usize]);
     }
 
     #[test]

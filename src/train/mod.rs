@@ -163,6 +163,7 @@ pub fn train_with<E: Examples + ?Sized>(
             .then(crate::team::Team::new)
             .flatten();
         let lead = team.as_ref().map(crate::team::Team::lead);
+        let mut placement = crate::team::Placement::default();
         let started = Instant::now();
         indices.shuffle(rng);
         let order = &indices[..per_epoch];
@@ -186,10 +187,19 @@ pub fn train_with<E: Examples + ?Sized>(
                 }
             }
             match collective.as_deref_mut() {
-                None => match replicas.as_mut() {
-                    Some(r) => r.train_batch(net, &mut optimizer, x.rows(k, inputs), y.rows(k, targets)),
-                    None => optimizer.train_batch(net, &mut ws, x.rows(k, inputs), y.rows(k, targets)),
-                },
+                None => {
+                    let clock = team.as_ref().map(|t| {
+                        placement.before(t);
+                        Instant::now()
+                    });
+                    match replicas.as_mut() {
+                        Some(r) => r.train_batch(net, &mut optimizer, x.rows(k, inputs), y.rows(k, targets)),
+                        None => optimizer.train_batch(net, &mut ws, x.rows(k, inputs), y.rows(k, targets)),
+                    }
+                    if let (Some(t), Some(clock)) = (team.as_ref(), clock) {
+                        placement.after(t, clock.elapsed().as_secs_f64());
+                    }
+                }
                 Some(c) => {
                     if s > 0 {
                         net.backprop(&mut ws, x.rows(s, inputs), y.rows(s, targets));
