@@ -68,37 +68,55 @@ pub fn matmul_nt_rows(c: &mut ArrayViewMut2<f32>, a: &ArrayView2<f32>, b: &Array
         c.dim()
     );
     #[cfg(target_arch = "x86_64")]
-    if let (Some(a), Some(b)) = (a.as_slice(), b.as_slice())
+    if a.strides()[1] == 1
+        && b.strides()[1] == 1
         && m > 0
         && n > 0
+        && k > 0
         && std::arch::is_x86_feature_detected!("avx512f")
     {
-        // SAFETY: the CPU has AVX-512F (checked above); a and b hold m and n rows of k.
-        return unsafe { nt_rows_avx512(c, a, b, m, n, k) };
+        // Rows may be a part of longer rows (a team's half of the inputs): row strides apart.
+        let (lda, ldb) = (a.strides()[0] as usize, b.strides()[0] as usize);
+        // SAFETY: the CPU has AVX-512F (checked above); a and b hold m and n rows of k
+        // contiguous floats, lda and ldb apart.
+        return unsafe { nt_rows_avx512(c, a.as_ptr(), lda, b.as_ptr(), ldb, m, n, k) };
     }
     matmul(0.0, c, 1.0, a, &b.t())
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn nt_rows_avx512(c: &mut ArrayViewMut2<f32>, a: &[f32], b: &[f32], m: usize, n: usize, k: usize) {
+#[allow(clippy::too_many_arguments)]
+unsafe fn nt_rows_avx512(
+    c: &mut ArrayViewMut2<f32>,
+    a: *const f32,
+    lda: usize,
+    b: *const f32,
+    ldb: usize,
+    m: usize,
+    n: usize,
+    k: usize,
+) {
     // 5 rows of `a` at a time when there are that many (20 accumulators, 9 loads per 20 FMAs),
     // else 2.
     if m >= 5 {
         // SAFETY: the caller's checks hold.
-        unsafe { nt_block::<5, 4>(c, a, b, m, n, k) }
+        unsafe { nt_block::<5, 4>(c, a, lda, b, ldb, m, n, k) }
     } else {
-        unsafe { nt_block::<2, 4>(c, a, b, m, n, k) }
+        unsafe { nt_block::<2, 4>(c, a, lda, b, ldb, m, n, k) }
     }
 }
 
 /// R rows of `a` × C rows of `b` per block, in R·C vector accumulators along k.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
 unsafe fn nt_block<const R: usize, const C: usize>(
     c: &mut ArrayViewMut2<f32>,
-    a: &[f32],
-    b: &[f32],
+    a: *const f32,
+    lda: usize,
+    b: *const f32,
+    ldb: usize,
     m: usize,
     n: usize,
     k: usize,
@@ -109,9 +127,11 @@ unsafe fn nt_block<const R: usize, const C: usize>(
     let mask: __mmask16 = ((1u32 << tail) - 1) as __mmask16;
     for i in (0..m).step_by(R) {
         // Past the last row, repeat it: the extra results are computed and dropped.
-        let ra: [*const f32; R] = std::array::from_fn(|r| a[(i + r).min(m - 1) * k..].as_ptr());
+        // SAFETY: row (i + r).min(m − 1) is one of a's m rows.
+        let ra: [*const f32; R] = std::array::from_fn(|r| unsafe { a.add((i + r).min(m - 1) * lda) });
         for j in (0..n).step_by(C) {
-            let rb: [*const f32; C] = std::array::from_fn(|q| b[(j + q).min(n - 1) * k..].as_ptr());
+            // SAFETY: row (j + q).min(n − 1) is one of b's n rows.
+            let rb: [*const f32; C] = std::array::from_fn(|q| unsafe { b.add((j + q).min(n - 1) * ldb) });
             let mut acc = [[_mm512_setzero_ps(); C]; R];
             let mut t = 0;
             while t + L <= k {
@@ -244,6 +264,22 @@ mod tests {
             let want = naive(&a.view(), &b.t());
             let mut c = Array2::from_elem((m, n), f32::NAN);
             matmul_nt_rows(&mut c.view_mut(), &a.view(), &b.view());
+            for (x, y) in c.iter().zip(&want) {
+                assert!((x - y).abs() <= 1e-4 * (1.0 + y.abs()), "{m}x{k}x{n}: {x} vs {y}");
+            }
+        }
+    }
+
+    #[test]
+    fn row_dot_products_of_parts_of_rows_agree_with_the_definition() {
+        // a team's half of the inputs: columns 16.. of longer rows
+        for &(m, k, n) in &[(10, 784, 30), (3, 40, 7), (5, 17, 4)] {
+            let (a, b) = (filled(m, k, 1), filled(n, k, 2));
+            let (a, b) =
+                (a.slice(ndarray::s![.., 16.min(k - 1)..]), b.slice(ndarray::s![.., 16.min(k - 1)..]));
+            let want = naive(&a, &b.t());
+            let mut c = Array2::from_elem(want.dim(), f32::NAN);
+            matmul_nt_rows(&mut c.view_mut(), &a, &b);
             for (x, y) in c.iter().zip(&want) {
                 assert!((x - y).abs() <= 1e-4 * (1.0 + y.abs()), "{m}x{k}x{n}: {x} vs {y}");
             }

@@ -290,9 +290,12 @@ fn light_nets_keep_to_one_thread() {
 fn a_team_shares_each_layer_and_stays_reproducible() {
     let d = data(246);
     let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
-    for (arch, batch) in
-        [("dense 400; softmax 4", 10), ("conv 16 5x5 same; maxpool 2; dense 300; softmax 4", 10)]
-    {
+    for (arch, batch) in [
+        // at mini-batch 10 the dense layer shares its neurons, at 40 its inputs
+        ("dense 400; softmax 4", 10),
+        ("dense 400; softmax 4", 40),
+        ("conv 16 5x5 same; maxpool 2; dense 300; softmax 4", 10),
+    ] {
         assert!(pool.install(|| train::Replicas::new(&net(arch), 2, batch, 0)).is_none(), "{arch}: replicas");
         if !train::replicas::wants_team(&net(arch), 2, batch) {
             // one core (or the work below the threshold): nothing here to test

@@ -126,15 +126,21 @@ impl Dataset {
     /// mini-batch's, while this one trains): drawn in random order, each example is otherwise
     /// a wait on memory.
     pub fn prefetch(&self, idx: &[usize]) {
+        self.prefetch_columns(idx, 0..self.input_size());
+    }
+
+    /// [`prefetch`](Self::prefetch) of the inputs `cols` of each example.
+    fn prefetch_columns(&self, idx: &[usize], cols: Range<usize>) {
         #[cfg(target_arch = "x86_64")]
         {
-            let (base, bytes) = match &self.features {
-                Features::Bytes(b) => (b.as_ptr(), self.input_size()),
-                Features::Floats(f) => (f.as_ptr().cast::<u8>(), 4 * self.input_size()),
+            let (base, bytes, width) = match &self.features {
+                Features::Bytes(b) => (b.as_ptr(), self.input_size(), 1),
+                Features::Floats(f) => (f.as_ptr().cast::<u8>(), 4 * self.input_size(), 4),
             };
             let n = self.len();
+            let (from, to) = (cols.start * width, cols.end.min(self.input_size()) * width);
             for &i in idx.iter().filter(|&&i| i < n) {
-                for offset in (0..bytes).step_by(64) {
+                for offset in (from / 64 * 64..to).step_by(64) {
                     // SAFETY: a prefetch is only a hint; the address is inside example i.
                     unsafe {
                         std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
@@ -145,7 +151,36 @@ impl Dataset {
             }
         }
         #[cfg(not(target_arch = "x86_64"))]
-        let _ = idx;
+        let _ = (idx, cols);
+    }
+
+    /// [`fill_batch`](Self::fill_batch) and [`prefetch`](Self::prefetch) of `next`, shared
+    /// with the helper of the team the calling thread leads (see [`crate::team`]): the inputs
+    /// `..cut` of each example here, `cut..` on the helper. A dense first layer that shares its
+    /// inputs at `cut` then finds each thread's part of x in that thread's own cache: on these
+    /// VMs 16 KB written on one core and read on the other took 5 µs more than on one core.
+    pub fn fill_batch_cut(&self, idx: &[usize], next: &[usize], cut: usize, x: &mut [f32], y: &mut [f32]) {
+        let (n, p, k) = (idx.len(), self.input_size(), self.class_count());
+        assert_eq!(x.len(), n * p, "x must hold {n} examples of {p} numbers");
+        assert_eq!(y.len(), n * k, "y must hold {n} one-hot rows of {k}");
+        assert!(cut <= p, "cut {cut} past the {p} inputs");
+        for (&i, yr) in idx.iter().zip(y.chunks_exact_mut(k.max(1))) {
+            yr.fill(0.0);
+            yr[self.labels[i] as usize] = 1.0;
+        }
+        let x = ndarray::ArrayViewMut2::from_shape((n, p), x).expect("checked above");
+        let (x0, x1) = x.split_at(ndarray::Axis(1), cut);
+        crate::team::for_parts(vec![(0..cut, x0), (cut..p, x1)], |(cols, mut x)| {
+            for (&i, mut row) in idx.iter().zip(x.rows_mut()) {
+                let row = row.as_slice_mut().expect("a part of a row is contiguous");
+                let from = i * p;
+                match &self.features {
+                    Features::Bytes(b) => bytes_to_unit(&b[from + cols.start..from + cols.end], row),
+                    Features::Floats(f) => row.copy_from_slice(&f[from + cols.start..from + cols.end]),
+                }
+            }
+            self.prefetch_columns(next, cols);
+        });
     }
 
     /// Same as [`fill_batch`](Self::fill_batch) for the contiguous examples `range`
@@ -337,6 +372,37 @@ mod tests {
             let divided = f32::from(b) / 255.0;
             assert_eq!(fast[i].to_bits(), divided.to_bits(), "byte {b}");
             assert_eq!(fused[i].to_bits(), divided.to_bits(), "byte {b}, fused");
+        }
+    }
+
+    #[test]
+    fn a_batch_filled_in_two_parts_is_the_batch_filled_whole() {
+        let shape = Shape { channels: 1, height: 5, width: 7 };
+        let bytes: Vec<u8> = (0..9 * 35).map(|i| (i * 37 % 256) as u8).collect();
+        let labels: Vec<u32> = (0..9).map(|i| i % 3).collect();
+        let bytes_set =
+            Dataset::images(shape, bytes.clone(), labels.clone(), super::super::numbered_classes(3));
+        let floats: Vec<f32> = bytes.iter().map(|&b| f32::from(b) / 255.0).collect();
+        let float_set = Dataset {
+            shape,
+            features: Features::Floats(floats),
+            labels,
+            classes: super::super::numbered_classes(3),
+        };
+        let (idx, next) = ([4, 0, 8, 4], [1, 2]);
+        let team = crate::team::Team::new().expect("a helper thread");
+        for data in [&bytes_set, &float_set] {
+            let (mut x, mut y) = (vec![f32::NAN; 4 * 35], vec![f32::NAN; 4 * 3]);
+            data.fill_batch(&idx, &mut x, &mut y);
+            for cut in [0, 1, 16, 34, 35] {
+                let (mut x2, mut y2) = (vec![f32::NAN; 4 * 35], vec![f32::NAN; 4 * 3]);
+                data.fill_batch_cut(&idx, &next, cut, &mut x2, &mut y2);
+                assert_eq!((&x2, &y2), (&x, &y), "cut {cut}, alone");
+                let _lead = team.lead();
+                let (mut x3, mut y3) = (vec![f32::NAN; 4 * 35], vec![f32::NAN; 4 * 3]);
+                data.fill_batch_cut(&idx, &next, cut, &mut x3, &mut y3);
+                assert_eq!((&x3, &y3), (&x, &y), "cut {cut}, shared with the helper");
+            }
         }
     }
 }

@@ -27,6 +27,14 @@ pub trait Examples: Sync {
     fn fill(&self, idx: &[usize], x: &mut [f32], y: &mut [f32]);
     /// Hints that examples `idx` come next (e.g. to prefetch them into the CPU's caches).
     fn prefetch(&self, _idx: &[usize]) {}
+    /// [`fill`](Examples::fill), and [`prefetch`](Examples::prefetch) of `next`, with the
+    /// inputs' columns `cut..` written by the helper of the team the calling thread leads, where
+    /// the first layer will read them ([`crate::layers::Layer::input_cut`]). By default all
+    /// here.
+    fn fill_cut(&self, idx: &[usize], next: &[usize], _cut: usize, x: &mut [f32], y: &mut [f32]) {
+        self.prefetch(next);
+        self.fill(idx, x, y);
+    }
     /// The shape of an image, if the examples are images that random distortions suit.
     fn image_shape(&self) -> Option<Shape> {
         None
@@ -56,6 +64,10 @@ impl Examples for Dataset {
 
     fn prefetch(&self, idx: &[usize]) {
         Dataset::prefetch(self, idx);
+    }
+
+    fn fill_cut(&self, idx: &[usize], next: &[usize], cut: usize, x: &mut [f32], y: &mut [f32]) {
+        self.fill_batch_cut(idx, next, cut, x, y);
     }
 
     fn image_shape(&self) -> Option<Shape> {

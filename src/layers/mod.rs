@@ -180,6 +180,13 @@ pub trait Layer: Send + Sync {
     }
     /// From now on apply `act` to this layer's output (see [`Layer::defer_activation`]).
     fn accept_activation(&mut self, _act: Activation) {}
+    /// Where this layer, on a team's leading thread, would cut its inputs for a batch of
+    /// `batch`: inputs `..cut` here, `cut..` on the helper (so the helper's part of the input
+    /// is best written on the helper; see [`crate::data::Dataset::fill_batch_cut`]). `None`
+    /// for layers that share their work otherwise, or not at this size.
+    fn input_cut(&self, _batch: usize) -> Option<usize> {
+        None
+    }
     /// A copy with the same parameters.
     fn clone_box(&self) -> Box<dyn Layer>;
 }

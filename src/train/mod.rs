@@ -171,11 +171,23 @@ pub fn train_with<E: Examples + ?Sized>(
             let k = batch.len();
             let mine = share(k, rank, size);
             let s = mine.len();
-            if let Some(next) = order.get((b + 1) * m..) {
-                let next = &next[..m.min(next.len())];
-                training.prefetch(&next[share(next.len(), rank, size)]);
+            let next = match order.get((b + 1) * m..) {
+                Some(next) => &next[..m.min(next.len())][share(next.len().min(m), rank, size)],
+                None => &[],
+            };
+            // A first layer that shares its inputs with the team's helper reads the helper's
+            // part where the helper wrote it.
+            let cut = (lead.is_some() && replicas.is_none() && augment.is_none())
+                .then(|| net.layers[0].input_cut(s))
+                .flatten();
+            let (xs, ys) = (&mut x[..s * inputs], &mut y[..s * targets]);
+            match cut {
+                Some(cut) => training.fill_cut(&batch[mine.clone()], next, cut, xs, ys),
+                None => {
+                    training.prefetch(next);
+                    training.fill(&batch[mine.clone()], xs, ys);
+                }
             }
-            training.fill(&batch[mine.clone()], &mut x[..s * inputs], &mut y[..s * targets]);
             if let Some((aug, shape)) = &augment {
                 // Drawn for the whole mini-batch, in order; applied to this rank's share.
                 for i in 0..k {
