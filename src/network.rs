@@ -281,6 +281,30 @@ impl Network {
         ws.output(self)
     }
 
+    /// [`feedforward`](Self::feedforward) (not training) of `batch` examples stored as bytes
+    /// (`[batch, in]` row-major, x = byte/255), the first layer skipping the inputs that are 0
+    /// if it can ([`Layer::forward_bytes`]); the output is then [`Workspace::output`]. Returns
+    /// false, having done nothing, if the first layer cannot: then fill x and call
+    /// `feedforward`. `prepared`: the first layer's scratch, to keep between calls while the
+    /// network does not change.
+    pub fn feedforward_bytes(
+        &self,
+        ws: &mut Workspace,
+        bytes: &[u8],
+        batch: usize,
+        prepared: &mut Buf,
+    ) -> bool {
+        if !self.layers[0].forward_bytes(&mut ws.works[0], bytes, batch, prepared) {
+            return false;
+        }
+        for l in 1..self.layers.len() {
+            let (before, rest) = ws.works.split_at_mut(l);
+            let input = self.layers[l - 1].output(&before[l - 1]);
+            self.layers[l].forward(&mut rest[0], input, false);
+        }
+        true
+    }
+
     /// Backpropagation over the mini-batch `(x, y)`: leaves ∂C/∂(each parameter), summed
     /// over the batch (`nabla_w`, `nabla_b`), in the workspace's gradients
     /// ([`Workspace::grads`]) for an optimiser to use.

@@ -27,6 +27,12 @@ pub trait Examples: Sync {
     fn fill(&self, idx: &[usize], x: &mut [f32], y: &mut [f32]);
     /// Hints that examples `idx` come next (e.g. to prefetch them into the CPU's caches).
     fn prefetch(&self, _idx: &[usize]) {}
+    /// The examples `range` as stored, if they are bytes (`[range.len(), input_size]`
+    /// row-major, x = byte/255), their one-hot targets written into `y`; `None` otherwise
+    /// (then use [`fill`](Examples::fill)). Panics if y has the wrong length.
+    fn bytes_and_targets(&self, _range: std::ops::Range<usize>, _y: &mut [f32]) -> Option<&[u8]> {
+        None
+    }
     /// [`fill`](Examples::fill), and [`prefetch`](Examples::prefetch) of `next`, with the
     /// inputs' columns `cut..` written by the helper of the team the calling thread leads, where
     /// the first layer will read them ([`crate::layers::Layer::input_cut`]). By default all
@@ -68,6 +74,17 @@ impl Examples for Dataset {
 
     fn fill_cut(&self, idx: &[usize], next: &[usize], cut: usize, x: &mut [f32], y: &mut [f32]) {
         self.fill_batch_cut(idx, next, cut, x, y);
+    }
+
+    fn bytes_and_targets(&self, range: std::ops::Range<usize>, y: &mut [f32]) -> Option<&[u8]> {
+        let (p, k) = (self.input_size(), self.class_count());
+        let Features::Bytes(bytes) = &self.features else { return None };
+        assert_eq!(y.len(), range.len() * k, "y must hold {} one-hot rows of {k}", range.len());
+        for (i, yr) in range.clone().zip(y.chunks_exact_mut(k.max(1))) {
+            yr.fill(0.0);
+            yr[self.labels[i] as usize] = 1.0;
+        }
+        Some(&bytes[range.start * p..range.end * p])
     }
 
     fn image_shape(&self) -> Option<Shape> {

@@ -318,6 +318,27 @@ impl Layer for Dense {
         biases.iter_mut().zip(nabla_b.iter()).for_each(|(b, g)| *b -= step.rate * g);
     }
 
+    /// z = x·Wᵀ + b, a = σ(z) from the nonzero bytes of each example (`prepared` holds Wᵀ
+    /// in panels: `layers/sparse_input.rs`).
+    fn forward_bytes(&self, work: &mut Work, bytes: &[u8], batch: usize, prepared: &mut Buf) -> bool {
+        use super::sparse_input as sparse;
+        if bytes.len() != batch * self.n_in || !sparse::available() || !sparse::sparse_enough(bytes) {
+            return false;
+        }
+        let len = sparse::panels_len(self.n_in, self.n_out);
+        if prepared.len() != len {
+            prepared.resize(len);
+            sparse::make_panels(&self.params[W], self.n_out, self.n_in, prepared);
+        }
+        let (_, st) = work.parts::<DenseWork>();
+        st.batch = batch;
+        let mut z = st.z.rows_mut(batch, self.n_out);
+        sparse::weighted_inputs(&mut z, bytes, prepared, self.n_in, self.n_out);
+        let a = st.a.rows_mut(batch, self.n_out);
+        self.activation.apply_with_bias(self.biases(), z, a);
+        true
+    }
+
     fn input_cut(&self, batch: usize) -> Option<usize> {
         match self.split(batch) {
             Some(Split::Inputs(h)) => Some(h),

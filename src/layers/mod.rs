@@ -15,6 +15,7 @@ mod dropout;
 mod flatten;
 mod pool;
 mod recurrent;
+mod sparse_input;
 mod spec;
 mod time_dense;
 
@@ -186,6 +187,14 @@ pub trait Layer: Send + Sync {
     /// for layers that share their work otherwise, or not at this size.
     fn input_cut(&self, _batch: usize) -> Option<usize> {
         None
+    }
+    /// The forward pass (not training) of `batch` examples stored as bytes, `[batch, inputs]`
+    /// row-major with x = byte/255, skipping the inputs that are 0, if this layer can and they
+    /// are mostly 0 (a dense layer can: see `layers/sparse_input.rs`). `prepared` is the
+    /// layer's scratch, to keep between calls while the parameters do not change. Returns
+    /// false, having done nothing, otherwise: then fill x and call [`Layer::forward`].
+    fn forward_bytes(&self, _work: &mut Work, _bytes: &[u8], _batch: usize, _prepared: &mut Buf) -> bool {
+        false
     }
     /// A copy with the same parameters.
     fn clone_box(&self) -> Box<dyn Layer>;

@@ -82,18 +82,29 @@ fn evaluate_range<E: Examples + ?Sized>(
 ) -> (f64, usize) {
     let (inputs, targets, k) = (data.input_size(), data.target_size(), data.class_count().max(1));
     let chunk = chunk.min(range.len()).max(1);
-    let (mut x, mut y) = (Buf::zeros(chunk * inputs), Buf::zeros(chunk * targets));
+    // x is made only if some chunk is not read from bytes (below)
+    let (mut x, mut y) = (Buf::default(), Buf::zeros(chunk * targets));
     let mut ws = net.workspace(0);
     let mut idx = Vec::with_capacity(chunk);
+    // Wᵀ for a first layer that reads bytes (Network::feedforward_bytes)
+    let mut prepared = Buf::default();
     let (mut cost, mut correct) = (0.0f64, 0usize);
     for start in range.clone().step_by(chunk) {
         let end = (start + chunk).min(range.end);
         let n = end - start;
-        idx.clear();
-        idx.extend(start..end);
-        data.fill(&idx, &mut x[..n * inputs], &mut y[..n * targets]);
+        // examples stored as bytes, mostly 0, go through the first layer as they are
+        let from_bytes = data
+            .bytes_and_targets(start..end, &mut y[..n * targets])
+            .is_some_and(|bytes| net.feedforward_bytes(&mut ws, bytes, n, &mut prepared));
+        if !from_bytes {
+            x.resize(chunk * inputs);
+            idx.clear();
+            idx.extend(start..end);
+            data.fill(&idx, &mut x[..n * inputs], &mut y[..n * targets]);
+            net.feedforward(&mut ws, x.rows(n, inputs), false);
+        }
         let y = y.rows(n, targets);
-        let a = net.feedforward(&mut ws, x.rows(n, inputs), false);
+        let a = ws.output(net);
         cost += net.cost.total(a, y);
         for (out, want) in a.rows().into_iter().zip(y.rows()) {
             let (out, want) = (out.as_slice().expect("contiguous"), want.as_slice().expect("contiguous"));
