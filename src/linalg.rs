@@ -76,62 +76,54 @@ pub fn matmul_nt_rows(c: &mut ArrayViewMut2<f32>, a: &ArrayView2<f32>, b: &Array
         && std::arch::is_x86_feature_detected!("avx512f")
     {
         // Rows may be a part of longer rows (a team's half of the inputs): row strides apart.
-        let (lda, ldb) = (a.strides()[0] as usize, b.strides()[0] as usize);
+        let rows =
+            |v: &ArrayView2<f32>| Rows { at: v.as_ptr(), stride: v.strides()[0] as usize, count: v.nrows() };
         // SAFETY: the CPU has AVX-512F (checked above); a and b hold m and n rows of k
-        // contiguous floats, lda and ldb apart.
-        return unsafe { nt_rows_avx512(c, a.as_ptr(), lda, b.as_ptr(), ldb, m, n, k) };
+        // contiguous floats, their strides apart.
+        return unsafe { nt_rows_avx512(c, rows(a), rows(b), k) };
     }
     matmul(0.0, c, 1.0, a, &b.t())
 }
 
+/// `count` rows of k contiguous floats, the first at `at`, each `stride` floats after the last.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+struct Rows {
+    at: *const f32,
+    stride: usize,
+    count: usize,
+}
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn nt_rows_avx512(
-    c: &mut ArrayViewMut2<f32>,
-    a: *const f32,
-    lda: usize,
-    b: *const f32,
-    ldb: usize,
-    m: usize,
-    n: usize,
-    k: usize,
-) {
+unsafe fn nt_rows_avx512(c: &mut ArrayViewMut2<f32>, a: Rows, b: Rows, k: usize) {
     // 5 rows of `a` at a time when there are that many (20 accumulators, 9 loads per 20 FMAs),
     // else 2.
-    if m >= 5 {
+    if a.count >= 5 {
         // SAFETY: the caller's checks hold.
-        unsafe { nt_block::<5, 4>(c, a, lda, b, ldb, m, n, k) }
+        unsafe { nt_block::<5, 4>(c, a, b, k) }
     } else {
-        unsafe { nt_block::<2, 4>(c, a, lda, b, ldb, m, n, k) }
+        unsafe { nt_block::<2, 4>(c, a, b, k) }
     }
 }
 
 /// R rows of `a` × C rows of `b` per block, in R·C vector accumulators along k.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn nt_block<const R: usize, const C: usize>(
-    c: &mut ArrayViewMut2<f32>,
-    a: *const f32,
-    lda: usize,
-    b: *const f32,
-    ldb: usize,
-    m: usize,
-    n: usize,
-    k: usize,
-) {
+unsafe fn nt_block<const R: usize, const C: usize>(c: &mut ArrayViewMut2<f32>, a: Rows, b: Rows, k: usize) {
     use std::arch::x86_64::*;
     const L: usize = 16;
+    let (m, n) = (a.count, b.count);
     let tail = k % L;
     let mask: __mmask16 = ((1u32 << tail) - 1) as __mmask16;
     for i in (0..m).step_by(R) {
         // Past the last row, repeat it: the extra results are computed and dropped.
         // SAFETY: row (i + r).min(m − 1) is one of a's m rows.
-        let ra: [*const f32; R] = std::array::from_fn(|r| unsafe { a.add((i + r).min(m - 1) * lda) });
+        let ra: [*const f32; R] = std::array::from_fn(|r| unsafe { a.at.add((i + r).min(m - 1) * a.stride) });
         for j in (0..n).step_by(C) {
             // SAFETY: row (j + q).min(n − 1) is one of b's n rows.
-            let rb: [*const f32; C] = std::array::from_fn(|q| unsafe { b.add((j + q).min(n - 1) * ldb) });
+            let rb: [*const f32; C] =
+                std::array::from_fn(|q| unsafe { b.at.add((j + q).min(n - 1) * b.stride) });
             let mut acc = [[_mm512_setzero_ps(); C]; R];
             let mut t = 0;
             while t + L <= k {

@@ -273,12 +273,17 @@ impl Network {
         x: ArrayView2<f32>,
         train: bool,
     ) -> ArrayView2<'w, f32> {
-        for l in 0..self.layers.len() {
-            let (before, rest) = ws.works.split_at_mut(l);
-            let input = if l == 0 { x } else { self.layers[l - 1].output(&before[l - 1]) };
-            self.layers[l].forward(&mut rest[0], input, train);
-        }
+        self.layers[0].forward(&mut ws.works[0], x, train);
+        self.forward_from(ws, 1, train);
         ws.output(self)
+    }
+
+    /// The forward pass of layers `from..`, each taking the output of the one before.
+    fn forward_from(&self, ws: &mut Workspace, from: usize, train: bool) {
+        for l in from..self.layers.len() {
+            let (before, rest) = ws.works.split_at_mut(l);
+            self.layers[l].forward(&mut rest[0], self.layers[l - 1].output(&before[l - 1]), train);
+        }
     }
 
     /// [`feedforward`](Self::feedforward) (not training) of `batch` examples stored as bytes
@@ -297,11 +302,7 @@ impl Network {
         if !self.layers[0].forward_bytes(&mut ws.works[0], bytes, batch, prepared) {
             return false;
         }
-        for l in 1..self.layers.len() {
-            let (before, rest) = ws.works.split_at_mut(l);
-            let input = self.layers[l - 1].output(&before[l - 1]);
-            self.layers[l].forward(&mut rest[0], input, false);
-        }
+        self.forward_from(ws, 1, false);
         true
     }
 

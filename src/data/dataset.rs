@@ -164,10 +164,7 @@ impl Dataset {
         assert_eq!(x.len(), n * p, "x must hold {n} examples of {p} numbers");
         assert_eq!(y.len(), n * k, "y must hold {n} one-hot rows of {k}");
         assert!(cut <= p, "cut {cut} past the {p} inputs");
-        for (&i, yr) in idx.iter().zip(y.chunks_exact_mut(k.max(1))) {
-            yr.fill(0.0);
-            yr[self.labels[i] as usize] = 1.0;
-        }
+        self.write_targets(idx.iter().copied(), y);
         let x = ndarray::ArrayViewMut2::from_shape((n, p), x).expect("checked above");
         let (x0, x1) = x.split_at(ndarray::Axis(1), cut);
         crate::team::for_parts(vec![(0..cut, x0), (cut..p, x1)], |(cols, mut x)| {
@@ -189,15 +186,22 @@ impl Dataset {
         self.fill(range, x, y);
     }
 
-    fn fill(&self, idx: impl ExactSizeIterator<Item = usize>, x: &mut [f32], y: &mut [f32]) {
+    fn fill(&self, idx: impl ExactSizeIterator<Item = usize> + Clone, x: &mut [f32], y: &mut [f32]) {
         let (n, p, k) = (idx.len(), self.input_size(), self.class_count());
         assert_eq!(x.len(), n * p, "x must hold {n} examples of {p} numbers");
         assert_eq!(y.len(), n * k, "y must hold {n} one-hot rows of {k}");
         if n == 0 {
             return;
         }
-        for ((i, xr), yr) in idx.zip(x.chunks_exact_mut(p)).zip(y.chunks_exact_mut(k.max(1))) {
+        for (i, xr) in idx.clone().zip(x.chunks_exact_mut(p)) {
             self.write_example(i, xr);
+        }
+        self.write_targets(idx, y);
+    }
+
+    /// The one-hot labels of examples `idx` into `y`, `[idx.len(), class_count()]`.
+    pub(crate) fn write_targets(&self, idx: impl Iterator<Item = usize>, y: &mut [f32]) {
+        for (i, yr) in idx.zip(y.chunks_exact_mut(self.class_count().max(1))) {
             yr.fill(0.0);
             yr[self.labels[i] as usize] = 1.0;
         }

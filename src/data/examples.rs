@@ -80,10 +80,7 @@ impl Examples for Dataset {
         let (p, k) = (self.input_size(), self.class_count());
         let Features::Bytes(bytes) = &self.features else { return None };
         assert_eq!(y.len(), range.len() * k, "y must hold {} one-hot rows of {k}", range.len());
-        for (i, yr) in range.clone().zip(y.chunks_exact_mut(k.max(1))) {
-            yr.fill(0.0);
-            yr[self.labels[i] as usize] = 1.0;
-        }
+        self.write_targets(range.clone(), y);
         Some(&bytes[range.start * p..range.end * p])
     }
 
