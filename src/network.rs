@@ -4,7 +4,7 @@ use crate::Rng;
 use crate::activation::Activation;
 use crate::buffer::Buf;
 use crate::cost::Cost;
-use crate::layers::{FusedStep, Init, Layer, LayerSpec, Work};
+use crate::layers::{FusedStep, Init, Layer, LayerSpec, SparseTraining, Work};
 use ndarray::{ArrayView2, ArrayViewMut2};
 use thiserror::Error;
 
@@ -315,7 +315,7 @@ impl Network {
         self.forward_and_delta(ws, x, y);
         let last = self.layers.len() - 1;
         for l in (0..=last).rev() {
-            let (input, grad, grad_x, work) = ws.backward_args(self, l, x);
+            let (input, grad, grad_x, work) = ws.backward_args(self, l, x.nrows(), Some(x));
             self.layers[l].backward(work, input, grad, l == last, grad_x);
         }
     }
@@ -333,16 +333,56 @@ impl Network {
         self.forward_and_delta(ws, x, y);
         let last = self.layers.len() - 1;
         for l in (0..=last).rev() {
-            let (input, grad, grad_x, work) = ws.backward_args(self, l, x);
+            let (input, grad, grad_x, work) = ws.backward_args(self, l, x.nrows(), Some(x));
             self.layers[l].backward_step(work, input, grad, l == last, grad_x, step);
         }
+    }
+
+    /// [`train_step`](Self::train_step) for a mini-batch of byte examples that `sparse` has
+    /// read, and that holds the first layer's weights while it trains (see
+    /// [`SparseTraining`]): the first layer reads and steps only the weights of inputs that
+    /// are not 0. `y: [batch, out]`. Panics unless the first layer is dense.
+    pub fn train_step_sparse(
+        &mut self,
+        ws: &mut Workspace,
+        sparse: &mut SparseTraining,
+        y: ArrayView2<f32>,
+        step: &FusedStep,
+    ) {
+        let first = self.layers[0].as_dense().expect("a dense first layer");
+        first.forward_sparse(&mut ws.works[0], sparse);
+        self.forward_from(ws, 1, true);
+        self.output_delta(ws, y);
+        let (last, batch) = (self.layers.len() - 1, y.nrows());
+        for l in (1..=last).rev() {
+            let (input, grad, grad_x, work) = ws.backward_args(self, l, batch, None);
+            self.layers[l].backward_step(work, input, grad, l == last, grad_x, step);
+        }
+        let first = self.layers[0].as_dense_mut().expect("a dense first layer");
+        let delta = ws.grads[0].rows_mut(batch, first.n_out());
+        first.backward_step_sparse(&mut ws.works[0], delta, last == 0, sparse, step);
+    }
+
+    /// [`SparseTraining`] for this network's first layer, if it is dense and this CPU can.
+    pub fn sparse_training(&self) -> Option<SparseTraining> {
+        self.layers[0].as_dense()?.sparse_training()
+    }
+
+    /// Takes back the first layer's weights from `sparse` after training with it.
+    pub fn settle(&mut self, sparse: &SparseTraining) {
+        self.layers[0].as_dense_mut().expect("a dense first layer").settle(sparse);
     }
 
     /// The forward pass, then BP1: the output error δ^L, from the cost and the output neurons,
     /// in `ws.grads[L]`.
     fn forward_and_delta(&self, ws: &mut Workspace, x: ArrayView2<f32>, y: ArrayView2<f32>) {
-        let batch = x.nrows();
         self.feedforward(ws, x, true);
+        self.output_delta(ws, y);
+    }
+
+    /// BP1 after a forward pass: δ^L into `ws.grads[L]`.
+    fn output_delta(&self, ws: &mut Workspace, y: ArrayView2<f32>) {
+        let batch = y.nrows();
         let last = self.layers.len() - 1;
         let (out, work) = (&self.layers[last], &ws.works[last]);
         let delta = ws.grads[last].rows_mut(batch, y.ncols());
@@ -360,15 +400,19 @@ impl Workspace {
     /// What layer `l`'s backward pass takes: its input, ∂C/∂a^l (BP2–BP4 turn it into δ^l),
     /// room for ∂C/∂a^{l−1} (none for the first layer), and its work.
     #[allow(clippy::type_complexity)]
+    /// `x`, the network's input, is needed for the first layer only.
     fn backward_args<'w>(
         &'w mut self,
         net: &Network,
         l: usize,
-        x: ArrayView2<'w, f32>,
+        batch: usize,
+        x: Option<ArrayView2<'w, f32>>,
     ) -> (ArrayView2<'w, f32>, ArrayViewMut2<'w, f32>, Option<ArrayViewMut2<'w, f32>>, &'w mut Work) {
-        let batch = x.nrows();
         let (works_below, works) = self.works.split_at_mut(l);
-        let input = if l == 0 { x } else { net.layers[l - 1].output(&works_below[l - 1]) };
+        let input = match l {
+            0 => x.expect("the first layer's backward pass takes the network's input"),
+            _ => net.layers[l - 1].output(&works_below[l - 1]),
+        };
         let (grads_below, grads) = self.grads.split_at_mut(l);
         let grad = grads[0].rows_mut(batch, net.layers[l].spec().out_size());
         let grad_x = (l > 0).then(|| grads_below[l - 1].rows_mut(batch, input.ncols()));

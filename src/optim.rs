@@ -1,6 +1,6 @@
 //! Gradient descent: the update that follows each mini-batch's backprop.
 
-use crate::layers::FusedStep;
+use crate::layers::{FusedStep, SparseTraining};
 use crate::network::{Network, Workspace};
 use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
@@ -186,6 +186,19 @@ impl Optimizer {
             net.backprop(ws, x, y);
             self.step(net, ws, m);
         }
+    }
+
+    /// [`train_batch`](Self::train_batch) for a mini-batch of byte examples that `sparse`
+    /// has read ([`Network::train_step_sparse`]); only for plain SGD ([`is_plain`](Self::is_plain)).
+    pub fn train_batch_sparse(
+        &mut self,
+        net: &mut Network,
+        ws: &mut Workspace,
+        sparse: &mut SparseTraining,
+        y: ArrayView2<f32>,
+    ) {
+        assert!(self.is_plain(), "the first layer skips zero inputs under plain SGD only");
+        net.train_step_sparse(ws, sparse, y, &self.fused_step(y.nrows()));
     }
 
     /// The length of the whole gradient ∂C/∂(every parameter), regularisation included, from

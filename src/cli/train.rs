@@ -121,6 +121,11 @@ pub struct TrainArgs {
     /// run is bit-identical for the same N.
     #[arg(long, value_name = "N", value_parser = super::parse_threads, help_heading = "Learning")]
     threads: Option<usize>,
+    /// Multiply every pixel, zeros included. By default, under plain SGD on images that are
+    /// mostly 0 (MNIST's are 81% black), the first dense layer skips the zero pixels on one
+    /// thread: the same training up to rounding, in a fraction of the time on AVX-512 CPUs
+    #[arg(long, help_heading = "Learning")]
+    dense_inputs: bool,
     /// Seed for initialisation and shuffling; the same seed gives the same run [default: random, printed]
     #[arg(long, help_heading = "Learning")]
     seed: Option<u64>,
@@ -339,6 +344,7 @@ fn prepare_ranked(args: TrainArgs, ranks: &mut Ranks) -> anyhow::Result<Prepared
         threads: 1,
         epoch_examples: None,
         track_gradients: args.track_gradients,
+        dense_inputs: args.dense_inputs,
     };
     cfg.validate().map_err(super::flag_error)?;
     if args.train_size == Some(0) {

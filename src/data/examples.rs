@@ -33,6 +33,11 @@ pub trait Examples: Sync {
     fn bytes_and_targets(&self, _range: std::ops::Range<usize>, _y: &mut [f32]) -> Option<&[u8]> {
         None
     }
+    /// All the examples as stored, if they are bytes (`[len, input_size]` row-major,
+    /// x = byte/255); `None` otherwise.
+    fn stored_bytes(&self) -> Option<&[u8]> {
+        None
+    }
     /// [`fill`](Examples::fill), and [`prefetch`](Examples::prefetch) of `next`, with the
     /// inputs' columns `cut..` written by the helper of the team the calling thread leads, where
     /// the first layer will read them ([`crate::layers::Layer::input_cut`]). By default all
@@ -82,6 +87,10 @@ impl Examples for Dataset {
         assert_eq!(y.len(), range.len() * k, "y must hold {} one-hot rows of {k}", range.len());
         self.write_targets(range.clone(), y);
         Some(&bytes[range.start * p..range.end * p])
+    }
+
+    fn stored_bytes(&self) -> Option<&[u8]> {
+        self.all_bytes()
     }
 
     fn image_shape(&self) -> Option<Shape> {

@@ -1,5 +1,6 @@
 //! A fully connected layer of neurons: every input joined to every neuron.
 
+use super::sparse_training::SparseTraining;
 use super::{FusedStep, Init, Layer, LayerSpec, Work};
 use crate::Rng;
 use crate::activation::Activation;
@@ -130,6 +131,46 @@ impl Dense {
     /// `[n_out]`
     pub fn biases(&self) -> ArrayView1<'_, f32> {
         ArrayView1::from(&self.params[B][..])
+    }
+
+    /// [`Layer::forward`] for a mini-batch of byte examples read by `sparse` (which holds
+    /// this layer's weights while it trains: see `layers/sparse_input.rs`).
+    pub fn forward_sparse(&self, work: &mut Work, sparse: &SparseTraining) {
+        let (_, st) = work.parts::<DenseWork>();
+        st.batch = sparse.batch();
+        let mut z = st.z.rows_mut(st.batch, self.n_out);
+        sparse.weighted_inputs(&mut z);
+        let a = st.a.rows_mut(st.batch, self.n_out);
+        self.activation.apply_with_bias(self.biases(), z, a);
+    }
+
+    /// [`Layer::backward_step`] of the first layer after [`forward_sparse`](Self::forward_sparse):
+    /// BP1/BP2's second half and BP3 here, BP4 and the weights' step in `sparse`.
+    pub fn backward_step_sparse(
+        &mut self,
+        work: &mut Work,
+        mut delta: ArrayViewMut2<f32>,
+        grad_is_delta: bool,
+        sparse: &mut SparseTraining,
+        step: &FusedStep,
+    ) {
+        let (grads, st) = work.parts::<DenseWork>();
+        let nabla_b = &mut grads[B];
+        self.backward_common(st, nabla_b, &mut delta, grad_is_delta, None);
+        sparse.step(delta.view(), step.rate, step.decay);
+        let biases = &mut self.params[B];
+        biases.iter_mut().zip(nabla_b.iter()).for_each(|(b, g)| *b -= step.rate * g);
+    }
+
+    /// Training state that keeps this layer's weights while it learns from byte examples that
+    /// are mostly 0, if this CPU can skip them ([`SparseTraining`]).
+    pub fn sparse_training(&self) -> Option<SparseTraining> {
+        SparseTraining::new(&self.params[W], self.n_out, self.n_in)
+    }
+
+    /// Takes back the weights `sparse` kept while it trained.
+    pub fn settle(&mut self, sparse: &SparseTraining) {
+        sparse.weights(&mut self.params[W]);
     }
 
     /// BP1/BP2's second half, BP3 and BP2's first half: everything but BP4. Leaves δ in
@@ -333,7 +374,7 @@ impl Layer for Dense {
         let (_, st) = work.parts::<DenseWork>();
         st.batch = batch;
         let mut z = st.z.rows_mut(batch, self.n_out);
-        sparse::weighted_inputs(&mut z, bytes, prepared, self.n_in, self.n_out);
+        sparse::weighted_inputs(&mut z, bytes, prepared, self.n_in);
         let a = st.a.rows_mut(batch, self.n_out);
         self.activation.apply_with_bias(self.biases(), z, a);
         true
@@ -344,6 +385,14 @@ impl Layer for Dense {
             Some(Split::Inputs(h)) => Some(h),
             _ => None,
         }
+    }
+
+    fn as_dense(&self) -> Option<&Dense> {
+        Some(self)
+    }
+
+    fn as_dense_mut(&mut self) -> Option<&mut Dense> {
+        Some(self)
     }
 
     fn clone_box(&self) -> Box<dyn Layer> {

@@ -16,6 +16,7 @@ mod flatten;
 mod pool;
 mod recurrent;
 mod sparse_input;
+mod sparse_training;
 mod spec;
 mod time_dense;
 
@@ -26,6 +27,8 @@ pub use dropout::Dropout;
 pub use flatten::Flatten;
 pub use pool::Pool;
 pub use recurrent::{Cell, Recurrent};
+pub(crate) use sparse_input::sparse_enough;
+pub use sparse_training::SparseTraining;
 pub use spec::{LayerSpec, MAX_DIM, MAX_ELEMENTS, Padding, ParamInfo, PoolKind, Shape};
 pub use time_dense::TimeDense;
 
@@ -195,6 +198,14 @@ pub trait Layer: Send + Sync {
     /// false, having done nothing, otherwise: then fill x and call [`Layer::forward`].
     fn forward_bytes(&self, _work: &mut Work, _bytes: &[u8], _batch: usize, _prepared: &mut Buf) -> bool {
         false
+    }
+    /// This layer, if it is a [`Dense`] one.
+    fn as_dense(&self) -> Option<&Dense> {
+        None
+    }
+    /// The same, to change.
+    fn as_dense_mut(&mut self) -> Option<&mut Dense> {
+        None
     }
     /// A copy with the same parameters.
     fn clone_box(&self) -> Box<dyn Layer>;

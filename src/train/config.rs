@@ -111,6 +111,11 @@ pub struct TrainConfig {
     /// each epoch (see [`gradient_norms`](super::gradient_norms)); `None`: don't.
     #[serde(default)]
     pub track_gradients: Option<usize>,
+    /// Multiply every input, zeros included, even where the first layer could skip the inputs
+    /// that are 0 (see [`crate::layers::SparseTraining`]): the same training up to rounding,
+    /// computed as the other libraries compute it; for comparisons.
+    #[serde(default)]
+    pub dense_inputs: bool,
 }
 
 fn one() -> usize {
@@ -136,6 +141,7 @@ impl Default for TrainConfig {
             threads: 1,
             epoch_examples: None,
             track_gradients: None,
+            dense_inputs: false,
         }
     }
 }
