@@ -1,5 +1,6 @@
 //! A fully connected layer of neurons: every input joined to every neuron.
 
+use super::sparse_input::Nonzeros;
 use super::sparse_training::SparseTraining;
 use super::{FusedStep, Init, Layer, LayerSpec, Work};
 use crate::Rng;
@@ -33,6 +34,8 @@ struct DenseWork {
     a: Buf,
     /// The helper's part of z when a team shares the inputs ([`Split::Inputs`]), `[batch, n_out]`.
     z_part: Buf,
+    /// The nonzero inputs of the last batch read from bytes ([`Layer::forward_bytes`]).
+    nonzeros: Nonzeros,
     batch: usize,
 }
 
@@ -238,7 +241,13 @@ impl Layer for Dense {
     fn work(&self, _seed: u64) -> Work {
         Work::new(
             &self.params,
-            DenseWork { z: Buf::default(), a: Buf::default(), z_part: Buf::default(), batch: 0 },
+            DenseWork {
+                z: Buf::default(),
+                a: Buf::default(),
+                z_part: Buf::default(),
+                nonzeros: Nonzeros::default(),
+                batch: 0,
+            },
         )
     }
 
@@ -363,18 +372,29 @@ impl Layer for Dense {
     /// in panels: `layers/sparse_input.rs`).
     fn forward_bytes(&self, work: &mut Work, bytes: &[u8], batch: usize, prepared: &mut Buf) -> bool {
         use super::sparse_input as sparse;
-        if bytes.len() != batch * self.n_in || !sparse::available() || !sparse::sparse_enough(bytes) {
+        let n_in = self.n_in;
+        // the first example tells dense data at once; the whole batch, counted as it is read
+        if bytes.len() != batch * n_in
+            || batch == 0
+            || !sparse::available()
+            || !sparse::sparse_enough(&bytes[..n_in])
+        {
             return false;
         }
-        let len = sparse::panels_len(self.n_in, self.n_out);
+        let (_, st) = work.parts::<DenseWork>();
+        st.nonzeros.clear();
+        bytes.chunks_exact(n_in).for_each(|example| st.nonzeros.push(example));
+        if st.nonzeros.len() as f64 > sparse::MAX_DENSITY * bytes.len() as f64 {
+            return false;
+        }
+        let len = sparse::panels_len(n_in, self.n_out);
         if prepared.len() != len {
             prepared.resize(len);
-            sparse::make_panels(&self.params[W], self.n_out, self.n_in, prepared);
+            sparse::make_panels(&self.params[W], self.n_out, n_in, prepared);
         }
-        let (_, st) = work.parts::<DenseWork>();
         st.batch = batch;
         let mut z = st.z.rows_mut(batch, self.n_out);
-        sparse::weighted_inputs(&mut z, bytes, prepared, self.n_in);
+        sparse::sums(&mut z, &st.nonzeros, prepared, n_in, 1.0);
         let a = st.a.rows_mut(batch, self.n_out);
         self.activation.apply_with_bias(self.biases(), z, a);
         true

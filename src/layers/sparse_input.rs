@@ -133,6 +133,12 @@ impl Nonzeros {
         self.starts.push(self.codes.len());
     }
 
+    /// Nonzero inputs in the batch.
+    #[allow(clippy::len_without_is_empty)] // a count, not a collection
+    pub fn len(&self) -> usize {
+        self.codes.len()
+    }
+
     /// Examples in the batch.
     pub fn batch(&self) -> usize {
         self.starts.len().saturating_sub(1)
@@ -207,54 +213,54 @@ pub fn step(panels_out: &mut [f32], nz: &Nonzeros, delta: ndarray::ArrayView2<f3
     }
 }
 
-/// z = x·Wᵀ for the examples `bytes` (`[batch, n_in]` row-major) into `z: [batch, n_out]`,
-/// from the panels of [`make_panels`]. Needs [`available`].
-pub fn weighted_inputs(z: &mut ArrayViewMut2<f32>, bytes: &[u8], panels_in: &[f32], n_in: usize) {
-    assert_eq!(bytes.len(), z.nrows() * n_in, "bytes are [batch, n_in]");
-    let mut nz = Nonzeros::default();
-    nz.starts.reserve(z.nrows() + 1);
-    nz.codes.reserve(bytes.len() / 3);
-    for row in bytes.chunks_exact(n_in.max(1)).take(z.nrows()) {
-        nz.push(row);
-    }
-    if z.nrows() == 0 {
-        return;
-    }
-    sums(z, &nz, panels_in, n_in, 1.0);
-}
-
 /// Writes the codes of the nonzero bytes of `row` at `out`, 16 bytes at a time; returns how
 /// many. `out` must have room for `row.len() + 16` codes.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512bw")]
+#[target_feature(enable = "avx512f,avx512bw,popcnt")]
 unsafe fn scan(row: &[u8], out: *mut u32) -> usize {
     use std::arch::x86_64::*;
     let mut n = 0;
+    // k << 8 for k = 0..16
     let iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    let iota = _mm512_slli_epi32::<8>(iota);
     for (b, block) in row.chunks(64).enumerate() {
         let all: __mmask64 = if block.len() == 64 { !0 } else { (1u64 << block.len()) - 1 };
         // SAFETY: the mask stops at the block's end.
         let v = unsafe { _mm512_maskz_loadu_epi8(all, block.as_ptr().cast()) };
         let nonzero = _mm512_test_epi8_mask(v, v);
-        for q in 0..4 {
-            let m = (nonzero >> (16 * q)) as u16;
-            if m == 0 {
-                continue;
-            }
-            let bytes = _mm512_cvtepu8_epi32(match q {
-                0 => _mm512_extracti32x4_epi32::<0>(v),
-                1 => _mm512_extracti32x4_epi32::<1>(v),
-                2 => _mm512_extracti32x4_epi32::<2>(v),
-                _ => _mm512_extracti32x4_epi32::<3>(v),
-            });
-            let k = _mm512_add_epi32(iota, _mm512_set1_epi32((b * 64 + q * 16) as i32));
-            let codes = _mm512_or_si512(_mm512_slli_epi32::<8>(k), bytes);
-            // SAFETY: the caller's room: n ≤ bytes scanned so far, and 16 more.
-            unsafe { _mm512_storeu_si512(out.add(n).cast(), _mm512_maskz_compress_epi32(m, codes)) };
-            n += m.count_ones() as usize;
+        if nonzero == 0 {
+            continue;
+        }
+        let k = (b * 64) as i32;
+        // SAFETY (each quarter): the caller's room: n ≤ bytes scanned so far, and 16 more.
+        unsafe {
+            n += quarter::<0>(v, nonzero as u16, k, iota, out.add(n));
+            n += quarter::<1>(v, (nonzero >> 16) as u16, k + 16, iota, out.add(n));
+            n += quarter::<2>(v, (nonzero >> 32) as u16, k + 32, iota, out.add(n));
+            n += quarter::<3>(v, (nonzero >> 48) as u16, k + 48, iota, out.add(n));
         }
     }
     n
+}
+
+/// The codes of bytes `16Q..16Q + 16` of `v` (inputs `k..k + 16`) whose bit in `m` is set,
+/// written at `out` (16 codes' room); returns how many.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx512f,popcnt")]
+unsafe fn quarter<const Q: i32>(
+    v: std::arch::x86_64::__m512i,
+    m: u16,
+    k: i32,
+    iota: std::arch::x86_64::__m512i,
+    out: *mut u32,
+) -> usize {
+    use std::arch::x86_64::*;
+    let bytes = _mm512_cvtepu8_epi32(_mm512_extracti32x4_epi32::<Q>(v));
+    let codes = _mm512_or_si512(_mm512_add_epi32(iota, _mm512_set1_epi32(k << 8)), bytes);
+    // SAFETY: the caller's room.
+    unsafe { _mm512_storeu_si512(out.cast(), _mm512_maskz_compress_epi32(m, codes)) };
+    m.count_ones() as usize
 }
 
 /// `z[..] = scale · Σ x_k · panel[k, ..]` over `codes` (the panel `16·V` wide): `S` running
@@ -352,7 +358,9 @@ mod tests {
             let mut panels = vec![f32::NAN; panels_len(n_in, n_out)];
             make_panels(&w, n_out, n_in, &mut panels);
             let mut z = Array2::from_elem((batch, n_out), f32::NAN);
-            weighted_inputs(&mut z.view_mut(), &bytes, &panels, n_in);
+            let mut nz = Nonzeros::default();
+            bytes.chunks_exact(n_in).for_each(|e| nz.push(e));
+            sums(&mut z.view_mut(), &nz, &panels, n_in, 1.0);
             for i in 0..batch {
                 for j in 0..n_out {
                     let want: f64 = (0..n_in)
