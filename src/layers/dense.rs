@@ -35,7 +35,7 @@ struct DenseWork {
     /// The helper's part of z when a team shares the inputs ([`Split::Inputs`]), `[batch, n_out]`.
     z_part: Buf,
     /// The nonzero inputs of the last batch read from bytes ([`Layer::forward_bytes`]).
-    nonzeros: Nonzeros,
+    nonzeros: Option<Nonzeros>,
     batch: usize,
 }
 
@@ -245,7 +245,7 @@ impl Layer for Dense {
                 z: Buf::default(),
                 a: Buf::default(),
                 z_part: Buf::default(),
-                nonzeros: Nonzeros::default(),
+                nonzeros: None,
                 batch: 0,
             },
         )
@@ -382,9 +382,10 @@ impl Layer for Dense {
             return false;
         }
         let (_, st) = work.parts::<DenseWork>();
-        st.nonzeros.clear();
-        bytes.chunks_exact(n_in).for_each(|example| st.nonzeros.push(example));
-        if st.nonzeros.len() as f64 > sparse::MAX_DENSITY * bytes.len() as f64 {
+        let nonzeros = st.nonzeros.get_or_insert_with(Nonzeros::default);
+        nonzeros.clear();
+        bytes.chunks_exact(n_in).for_each(|example| nonzeros.push(example));
+        if nonzeros.len() as f64 > sparse::MAX_DENSITY * bytes.len() as f64 {
             return false;
         }
         let len = sparse::panels_len(n_in, self.n_out);
@@ -394,7 +395,7 @@ impl Layer for Dense {
         }
         st.batch = batch;
         let mut z = st.z.rows_mut(batch, self.n_out);
-        sparse::sums(&mut z, &st.nonzeros, prepared, n_in, 1.0);
+        sparse::sums(&mut z, nonzeros, prepared, n_in, 1.0);
         let a = st.a.rows_mut(batch, self.n_out);
         self.activation.apply_with_bias(self.biases(), z, a);
         true

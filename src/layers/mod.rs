@@ -15,6 +15,7 @@ mod dropout;
 mod flatten;
 mod pool;
 mod recurrent;
+mod sparse_avx2;
 mod sparse_input;
 mod sparse_training;
 mod spec;

@@ -10,16 +10,19 @@
 //! run over all the examples before the next, so that the rows of Wᵀ the nonzero inputs pick
 //! stay in the core's caches.
 
+#[cfg(target_arch = "x86_64")]
+use super::sparse_avx2 as avx2;
 use ndarray::ArrayViewMut2;
 
 /// Floats in one AVX-512 vector.
 const LANES: usize = 16;
 
-/// Neurons per panel at most: 2 vectors. Measured on an AVX-512 Xeon with panels of 16, 32
+/// Neurons per panel at most: 2 vectors (the kernels take 1 or 2). Measured on an AVX-512 Xeon with panels of 16, 32
 /// and 64 neurons: an epoch of [784,30,10] at mini-batch 10, 0.047–0.052 / 0.045–0.046 /
 /// 0.044–0.045 s; evaluating MNIST's test set through [784,100,10], 9.6–9.9 / 8.4–8.5 /
 /// 8.6–8.7 ms (3 runs each).
 pub const PANEL: usize = 2 * LANES;
+const _: () = assert!(PANEL <= 2 * LANES);
 
 /// Up to this fraction of nonzero inputs, skipping the zeros beats the matrix product. Its cost
 /// grows with the nonzero inputs and the product's does not: evaluating MNIST's test set
@@ -27,16 +30,44 @@ pub const PANEL: usize = 2 * LANES;
 /// conversion, so they meet near 0.3.
 pub const MAX_DENSITY: f64 = 0.3;
 
-/// Whether this CPU runs the skipping of zeros (it needs AVX-512F and BW).
+/// The vector instructions the kernels use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Simd {
+    /// AVX-512F and BW (and POPCNT).
+    Avx512,
+    /// AVX2 and FMA (`sparse_avx2.rs`).
+    Avx2,
+}
+
+impl Simd {
+    /// The best this CPU has, if any.
+    pub fn detect() -> Option<Simd> {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::is_x86_feature_detected as has;
+            if crate::linalg::has_avx512() && has!("avx512bw") && has!("popcnt") {
+                return Some(Simd::Avx512);
+            }
+            if has!("avx2") && has!("fma") && has!("bmi1") && has!("popcnt") {
+                return Some(Simd::Avx2);
+            }
+        }
+        None
+    }
+
+    /// Whether this CPU has these instructions.
+    pub fn runs_here(self) -> bool {
+        match Simd::detect() {
+            Some(Simd::Avx512) => true,
+            Some(Simd::Avx2) => self == Simd::Avx2,
+            None => false,
+        }
+    }
+}
+
+/// Whether this CPU runs the skipping of zeros (it needs AVX-512F and BW, or AVX2 and FMA).
 pub fn available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        crate::linalg::has_avx512() && std::arch::is_x86_feature_detected!("avx512bw")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    Simd::detect().is_some()
 }
 
 /// Whether `bytes` has few enough nonzero values for skipping the zeros to pay.
@@ -96,8 +127,10 @@ pub fn weights_from_panels(panels_in: &[f32], scale: f32, n_out: usize, n_in: us
 
 /// The nonzero inputs of a batch of byte examples, example after example, each as one code
 /// `k << 8 | byte` (input k, x_k = byte/255).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Nonzeros {
+    /// The kernels that read and write them.
+    simd: Simd,
     codes: Vec<u32>,
     /// Example i's codes are `codes[starts[i]..starts[i + 1]]`.
     starts: Vec<usize>,
@@ -105,7 +138,20 @@ pub struct Nonzeros {
     longest: usize,
 }
 
+impl Default for Nonzeros {
+    /// Empty, for this CPU's kernels. Panics unless [`available`].
+    fn default() -> Self {
+        Nonzeros::with(Simd::detect().expect("skipping zero inputs needs AVX-512F and BW, or AVX2 and FMA"))
+    }
+}
+
 impl Nonzeros {
+    /// Empty, for the kernels of `simd`. Panics unless this CPU has them.
+    pub fn with(simd: Simd) -> Self {
+        assert!(simd.runs_here(), "this CPU lacks {simd:?}");
+        Nonzeros { simd, codes: Vec::new(), starts: Vec::new(), longest: 0 }
+    }
+
     /// Empties it for a new batch.
     pub fn clear(&mut self) {
         self.codes.clear();
@@ -113,9 +159,8 @@ impl Nonzeros {
         self.longest = 0;
     }
 
-    /// Appends an example. Needs [`available`].
+    /// Appends an example.
     pub fn push(&mut self, bytes: &[u8]) {
-        assert!(available(), "skipping zero inputs needs AVX-512F and BW");
         assert!(bytes.len() < 1 << 24, "input numbers fit in 24 bits");
         if self.starts.is_empty() {
             self.starts.push(0);
@@ -123,11 +168,14 @@ impl Nonzeros {
         self.longest = self.longest.max(bytes.len());
         // room for every byte and one vector more (each compressed store writes 16 codes)
         self.codes.reserve(bytes.len() + LANES);
-        // SAFETY: AVX-512F/BW asserted; the room reserved above.
+        // SAFETY: the CPU has `simd` (checked when made); the room reserved above.
         #[cfg(target_arch = "x86_64")]
         unsafe {
-            let len = self.codes.len();
-            let added = scan(bytes, self.codes.as_mut_ptr().add(len));
+            let (len, out) = (self.codes.len(), self.codes.as_mut_ptr().add(self.codes.len()));
+            let added = match self.simd {
+                Simd::Avx512 => scan(bytes, out),
+                Simd::Avx2 => avx2::scan(bytes, out),
+            };
             self.codes.set_len(len + added);
         }
         self.starts.push(self.codes.len());
@@ -158,7 +206,6 @@ pub static UNIT: std::sync::LazyLock<[f32; 256]> =
 /// [`make_panels`] for `n_in` inputs, reading only the rows whose input is not 0.
 pub fn sums(z: &mut ArrayViewMut2<f32>, nz: &Nonzeros, panels_in: &[f32], n_in: usize, scale: f32) {
     let n_out = z.ncols();
-    assert!(available(), "skipping zero inputs needs AVX-512F and BW");
     assert_eq!(panels_in.len(), panels_len(n_in, n_out), "panels of Wᵀ");
     assert_eq!(z.nrows(), nz.batch(), "z is [batch, n_out]");
     assert!(n_out == 0 || z.is_standard_layout(), "z is row-major");
@@ -171,13 +218,14 @@ pub fn sums(z: &mut ArrayViewMut2<f32>, nz: &Nonzeros, panels_in: &[f32], n_in: 
         for (i, mut z) in z.rows_mut().into_iter().enumerate() {
             let z = &mut z.as_slice_mut().expect("row-major")[first..first + width];
             let codes = nz.example(i);
-            // SAFETY: AVX-512F asserted; every k < n_in (asserted), a row of the panel.
+            // SAFETY: the CPU has `nz.simd` (checked when made); every k < n_in (asserted), a
+            // row of the panel; panels are 1 or 2 vectors wide.
             unsafe {
-                match vectors {
-                    1 => panel_sums::<1, 4>(z, codes, panel, unit, scale),
-                    2 => panel_sums::<2, 2>(z, codes, panel, unit, scale),
-                    3 => panel_sums::<3, 2>(z, codes, panel, unit, scale),
-                    _ => panel_sums::<4, 2>(z, codes, panel, unit, scale),
+                match (nz.simd, vectors) {
+                    (Simd::Avx512, 1) => panel_sums::<1, 4>(z, codes, panel, unit, scale),
+                    (Simd::Avx512, _) => panel_sums::<2, 2>(z, codes, panel, unit, scale),
+                    (Simd::Avx2, 1) => avx2::panel_sums::<1>(z, codes, panel, unit, scale),
+                    (Simd::Avx2, _) => avx2::panel_sums::<2>(z, codes, panel, unit, scale),
                 }
             }
         }
@@ -188,7 +236,6 @@ pub fn sums(z: &mut ArrayViewMut2<f32>, nz: &Nonzeros, panels_in: &[f32], n_in: 
 /// panels `panels_out` for `n_in` inputs: BP4 and the step for `delta: [batch, n_out]`.
 pub fn step(panels_out: &mut [f32], nz: &Nonzeros, delta: ndarray::ArrayView2<f32>, n_in: usize, c: f32) {
     let n_out = delta.ncols();
-    assert!(available(), "skipping zero inputs needs AVX-512F and BW");
     assert_eq!(panels_out.len(), panels_len(n_in, n_out), "panels of Wᵀ");
     assert_eq!(delta.nrows(), nz.batch(), "δ is [batch, n_out]");
     assert!(nz.longest <= n_in, "examples of n_in inputs at most");
@@ -202,11 +249,11 @@ pub fn step(panels_out: &mut [f32], nz: &Nonzeros, delta: ndarray::ArrayView2<f3
             let codes = nz.example(i);
             // SAFETY: as in `sums`.
             unsafe {
-                match vectors {
-                    1 => panel_step::<1>(panel, codes, d, c, unit),
-                    2 => panel_step::<2>(panel, codes, d, c, unit),
-                    3 => panel_step::<3>(panel, codes, d, c, unit),
-                    _ => panel_step::<4>(panel, codes, d, c, unit),
+                match (nz.simd, vectors) {
+                    (Simd::Avx512, 1) => panel_step::<1>(panel, codes, d, c, unit),
+                    (Simd::Avx512, _) => panel_step::<2>(panel, codes, d, c, unit),
+                    (Simd::Avx2, 1) => avx2::panel_step::<1>(panel, codes, d, c, unit),
+                    (Simd::Avx2, _) => avx2::panel_step::<2>(panel, codes, d, c, unit),
                 }
             }
         }
@@ -348,29 +395,33 @@ mod tests {
 
     #[test]
     fn skipping_zero_inputs_gives_the_matrix_product() {
-        if !available() {
-            return; // this CPU takes the matrix product
-        }
-        for &(batch, n_in, n_out) in &[(3, 784, 30), (2, 13, 100), (4, 64, 130), (1, 9, 1), (5, 200, 16)] {
-            let bytes: Vec<u8> =
-                (0..batch * n_in).map(|i| if i % 7 < 5 { 0 } else { (i * 53 % 256) as u8 }).collect();
-            let w: Vec<f32> = (0..n_out * n_in).map(|i| ((i * 31 % 23) as f32 - 11.0) / 7.0).collect();
-            let mut panels = vec![f32::NAN; panels_len(n_in, n_out)];
-            make_panels(&w, n_out, n_in, &mut panels);
-            let mut z = Array2::from_elem((batch, n_out), f32::NAN);
-            let mut nz = Nonzeros::default();
-            bytes.chunks_exact(n_in).for_each(|e| nz.push(e));
-            sums(&mut z.view_mut(), &nz, &panels, n_in, 1.0);
-            for i in 0..batch {
-                for j in 0..n_out {
-                    let want: f64 = (0..n_in)
-                        .map(|k| f64::from(bytes[i * n_in + k]) / 255.0 * f64::from(w[j * n_in + k]))
-                        .sum();
-                    let got = f64::from(z[[i, j]]);
-                    assert!(
-                        (got - want).abs() <= 1e-4 * (1.0 + want.abs()),
-                        "{batch}x{n_in}x{n_out}: {got} vs {want}"
-                    );
+        for simd in [Simd::Avx512, Simd::Avx2].into_iter().filter(|s| s.runs_here()) {
+            for &(batch, n_in, n_out) in &[(3, 784, 30), (2, 13, 100), (4, 64, 130), (1, 9, 1), (5, 200, 16)]
+            {
+                let bytes: Vec<u8> =
+                    (0..batch * n_in).map(|i| if i % 7 < 5 { 0 } else { (i * 53 % 256) as u8 }).collect();
+                let w: Vec<f32> = (0..n_out * n_in).map(|i| ((i * 31 % 23) as f32 - 11.0) / 7.0).collect();
+                let mut panels = vec![f32::NAN; panels_len(n_in, n_out)];
+                make_panels(&w, n_out, n_in, &mut panels);
+                let mut back = vec![f32::NAN; n_out * n_in];
+                weights_from_panels(&panels, 1.0, n_out, n_in, &mut back);
+                assert_eq!(back, w, "panels hold W");
+                let mut z = Array2::from_elem((batch, n_out), f32::NAN);
+                let mut nz = Nonzeros::with(simd);
+                bytes.chunks_exact(n_in).for_each(|e| nz.push(e));
+                assert_eq!(nz.len(), bytes.iter().filter(|&&b| b != 0).count());
+                sums(&mut z.view_mut(), &nz, &panels, n_in, 1.0);
+                for i in 0..batch {
+                    for j in 0..n_out {
+                        let want: f64 = (0..n_in)
+                            .map(|k| f64::from(bytes[i * n_in + k]) / 255.0 * f64::from(w[j * n_in + k]))
+                            .sum();
+                        let got = f64::from(z[[i, j]]);
+                        assert!(
+                            (got - want).abs() <= 1e-4 * (1.0 + want.abs()),
+                            "{simd:?} {batch}x{n_in}x{n_out}: {got} vs {want}"
+                        );
+                    }
                 }
             }
         }

@@ -5,7 +5,7 @@
 //! Both go through Wᵀ in the panels of `sparse_input.rs`, which, while the layer trains, hold
 //! its weights: the layer's own W is stale until [`SparseTraining::weights`] gives it back.
 
-use super::sparse_input::{self as sparse, Nonzeros};
+use super::sparse_input::{self as sparse, Nonzeros, Simd};
 use crate::buffer::Buf;
 use ndarray::{ArrayView2, ArrayViewMut2};
 
@@ -30,12 +30,14 @@ impl SparseTraining {
     /// Training state for a layer with weights `w` (`[n_out, n_in]` row-major); `None` if this
     /// CPU cannot skip zeros ([`sparse::available`]).
     pub fn new(w: &[f32], n_out: usize, n_in: usize) -> Option<Self> {
-        if !sparse::available() {
-            return None;
-        }
+        Some(Self::with(w, n_out, n_in, Simd::detect()?))
+    }
+
+    /// The same with the kernels of `simd`. Panics unless this CPU has them.
+    pub fn with(w: &[f32], n_out: usize, n_in: usize, simd: Simd) -> Self {
         let mut panels = Buf::zeros(sparse::panels_len(n_in, n_out));
         sparse::make_panels(w, n_out, n_in, &mut panels);
-        Some(SparseTraining { panels, scale: 1.0, nonzeros: Nonzeros::default(), n_in, n_out })
+        SparseTraining { panels, scale: 1.0, nonzeros: Nonzeros::with(simd), n_in, n_out }
     }
 
     /// Starts a new mini-batch.
@@ -82,6 +84,7 @@ impl SparseTraining {
 mod tests {
     use crate::activation::Activation;
     use crate::cost::Cost;
+    use crate::layers::sparse_input::Simd;
     use crate::layers::{FusedStep, Init};
     use crate::network::Network;
     use ndarray::Array2;
@@ -92,18 +95,19 @@ mod tests {
     /// decay that forces the panels to be rescaled.
     #[test]
     fn skipping_zeros_trains_as_the_matrix_products_do() {
-        let Some(_) = super::SparseTraining::new(&[0.0], 1, 1) else {
-            return; // this CPU takes the matrix products
-        };
-        for &(n_in, hidden, decay) in
-            &[(784, 30, 1.0), (100, 100, 0.999), (70, 1, 1.0), (200, 17, 0.3), (64, 70, -0.2)]
-        {
+        let kernels = [Simd::Avx512, Simd::Avx2].into_iter().filter(|s| s.runs_here());
+        for (simd, &(n_in, hidden, decay)) in kernels.flat_map(|s| {
+            [(784, 30, 1.0), (100, 100, 0.999), (70, 1, 1.0), (200, 17, 0.3), (64, 70, -0.2)]
+                .iter()
+                .map(move |c| (s, c))
+        }) {
             let mut rng = crate::seeded_rng(7);
             let sizes = [n_in, hidden, 10];
             let (act, cost) = (Activation::Sigmoid, Cost::CrossEntropy);
             let mut dense = Network::dense(&sizes, act, act, cost, Init::Scaled, &mut rng).unwrap();
             let mut sparse_net = dense.clone();
-            let mut sparse = sparse_net.sparse_training().unwrap();
+            let w = sparse_net.layers[0].params()[0].to_vec();
+            let mut sparse = super::SparseTraining::with(&w, hidden, n_in, simd);
             let (mut ws_d, mut ws_s) = (dense.workspace(0), sparse_net.workspace(0));
             let step = FusedStep { rate: 0.5 / 7.0, decay };
             for batch in 0..5 {
@@ -122,7 +126,7 @@ mod tests {
             for (p, (a, b)) in dense.params().zip(sparse_net.params()).enumerate() {
                 let worst =
                     a.iter().zip(b.iter()).map(|(a, b)| (a - b).abs() / (1.0 + a.abs())).fold(0.0, f32::max);
-                assert!(worst < 1e-5, "{sizes:?}, decay {decay}: tensor {p} differs by {worst}");
+                assert!(worst < 1e-5, "{simd:?} {sizes:?}, decay {decay}: tensor {p} differs by {worst}");
             }
         }
     }
