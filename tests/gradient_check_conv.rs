@@ -124,6 +124,8 @@ fn conv_strides_paddings_and_channels() {
         ("conv 2 3x3 stride 2 same; softmax 3", three),
         ("conv 4 1x1 identity; softmax 3", three),
         ("conv 2 3x3 tanh; conv 2 2x2 stride 2 same; softmax 3", three),
+        // a valid conv at stride 1 after another: its ∂C/∂x takes col2im's shortcut
+        ("conv 2 3x3 tanh; conv 3 2x2 relu; softmax 3", three),
     ]);
 }
 

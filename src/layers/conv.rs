@@ -142,6 +142,11 @@ impl Geometry {
         self.out_h * self.out_w
     }
 
+    /// No padding and stride 1: im2col's runs are whole output rows.
+    fn valid_unit_stride(&self) -> bool {
+        self.stride == 1 && self.pad_top == 0 && self.pad_left == 0 && self.out_w > 0
+    }
+
     /// For filter row `i` and output row `oy`: the input row read (`None` in the padding).
     #[inline]
     fn row(&self, oy: usize, i: usize) -> Option<usize> {
@@ -162,6 +167,27 @@ impl Geometry {
 
     /// im2col: `cols[(c,i,j), (oy,ox)] = x[c, oy·s + i − pad, ox·s + j − pad]` (0 in the padding).
     fn im2col(&self, x: &[f32], cols: &mut [f32]) {
+        let (k, hw, plane) = (self.kernel, self.positions(), self.input.height * self.input.width);
+        if self.valid_unit_stride() {
+            // "valid" at stride 1 (the book's nets): every run is a whole output row
+            let w = self.input.width;
+            for (c, xc) in x.chunks_exact(plane).take(self.input.channels).enumerate() {
+                for i in 0..k {
+                    for j in 0..k {
+                        let row = &mut cols[((c * k + i) * k + j) * hw..][..hw];
+                        for (oy, out) in row.chunks_exact_mut(self.out_w).enumerate() {
+                            copy_short(out, &xc[(oy + i) * w + j..]);
+                        }
+                    }
+                }
+            }
+            return;
+        }
+        self.im2col_any(x, cols);
+    }
+
+    /// [`im2col`](Self::im2col) for any stride and padding.
+    fn im2col_any(&self, x: &[f32], cols: &mut [f32]) {
         let (k, s, hw, plane) =
             (self.kernel, self.stride, self.positions(), self.input.height * self.input.width);
         for c in 0..self.input.channels {
@@ -197,6 +223,28 @@ impl Geometry {
 
     /// col2im: the adjoint of `im2col`, adding each column entry back to the input it came from.
     fn col2im_add(&self, dcols: &[f32], gx: &mut [f32]) {
+        let (k, hw, plane) = (self.kernel, self.positions(), self.input.height * self.input.width);
+        if self.valid_unit_stride() {
+            // "valid" at stride 1: every run is a whole output row (as in `im2col`)
+            let w = self.input.width;
+            for (c, gc) in gx.chunks_exact_mut(plane).take(self.input.channels).enumerate() {
+                for i in 0..k {
+                    for j in 0..k {
+                        let row = &dcols[((c * k + i) * k + j) * hw..][..hw];
+                        for (oy, from) in row.chunks_exact(self.out_w).enumerate() {
+                            let dst = &mut gc[(oy + i) * w + j..][..from.len()];
+                            dst.iter_mut().zip(from).for_each(|(d, v)| *d += v);
+                        }
+                    }
+                }
+            }
+            return;
+        }
+        self.col2im_add_any(dcols, gx);
+    }
+
+    /// [`col2im_add`](Self::col2im_add) for any stride and padding.
+    fn col2im_add_any(&self, dcols: &[f32], gx: &mut [f32]) {
         let (k, s, hw, plane) =
             (self.kernel, self.stride, self.positions(), self.input.height * self.input.width);
         for c in 0..self.input.channels {
@@ -414,5 +462,35 @@ impl Layer for Conv2d {
 
     fn clone_box(&self) -> Box<dyn Layer> {
         Box::new(self.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The shortcut for "valid" convolutions at stride 1 gives what the general im2col and
+    /// col2im give.
+    #[test]
+    fn valid_unit_stride_shortcut_agrees_with_the_general_loops() {
+        for (input, kernel) in
+            [(Shape::new(1, 28, 28), 5), (Shape::new(20, 12, 12), 5), (Shape::new(3, 7, 5), 2)]
+        {
+            let (out_h, out_w, pad_top, pad_left) =
+                conv_geometry(input, kernel, 1, super::super::Padding::Valid);
+            let geo = Geometry { input, kernel, stride: 1, out_h, out_w, pad_top, pad_left };
+            assert!(geo.valid_unit_stride());
+            let x: Vec<f32> = (0..input.size()).map(|i| (i * 7 % 13) as f32).collect();
+            let n = input.channels * kernel * kernel * geo.positions();
+            let (mut fast, mut slow) = (vec![f32::NAN; n], vec![f32::NAN; n]);
+            geo.im2col(&x, &mut fast);
+            geo.im2col_any(&x, &mut slow);
+            assert_eq!(fast, slow, "{input:?}");
+            let (mut fast, mut slow) = (vec![1.0; input.size()], vec![1.0; input.size()]);
+            let dcols: Vec<f32> = (0..n).map(|i| (i * 5 % 11) as f32).collect();
+            geo.col2im_add(&dcols, &mut fast);
+            geo.col2im_add_any(&dcols, &mut slow);
+            assert_eq!(fast, slow, "{input:?}");
+        }
     }
 }
