@@ -166,6 +166,10 @@ def parse_args():
     p.add_argument("--wait-idle", type=float, default=None, metavar="SECONDS",
                    help="before each run, wait up to this long for other processes to leave the "
                         f"CPU idle (default {WAIT_IDLE:g}; quick 10; 0: do not wait)")
+    p.add_argument("--nndl-flags", default="", metavar="FLAGS",
+                   help="extra flags for every `nndl train` (e.g. \"--dense-inputs\": multiply "
+                        "every pixel, zeros included, as the anchors do); the run counts as a "
+                        "subset (results/partial-<UTC>.json)")
     p.add_argument("--skip-clean-build", action="store_true",
                    help="do not time a clean `cargo build --release` (always skipped with --quick)")
     args = p.parse_args()
@@ -190,8 +194,9 @@ def parse_args():
     args.columns = [c for c in COLUMNS if c in picked or c == "nndl"]
     if args.threads[-1] > cores:
         p.error(f"--threads: this machine has {cores} cores")
+    args.nndl_flags = shlex.split(args.nndl_flags)
     args.partial = (args.workloads != WORKLOAD_NAMES or args.columns != COLUMNS
-                    or args.threads != sorted({1, cores}))
+                    or args.threads != sorted({1, cores}) or bool(args.nndl_flags))
     if args.wait_idle is None:
         args.wait_idle = 10.0 if args.quick else WAIT_IDLE
     if args.reps < 1 or args.epochs < 1 or args.cnn_epochs < 1 or args.rnn_epochs < 1:
@@ -512,8 +517,9 @@ SCRIPTS = {  # eager anchor scripts per kind
 
 
 class Runner:
-    def __init__(self, nndl, py, data, tmp, max_wait):
+    def __init__(self, nndl, py, data, tmp, max_wait, nndl_flags=()):
         self.nndl, self.py, self.data, self.tmp, self.max_wait = nndl, py, data, tmp, max_wait
+        self.nndl_flags = list(nndl_flags)
         self.cpus = (sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                      else list(range(os.cpu_count() or 1)))
         self.baselines = {}
@@ -553,7 +559,7 @@ class Runner:
                 "--cost", w["cost"], "--eta", w["eta"], "--batch-size", w["batch_size"],
                 "--lambda", w["lambda"], "--epochs", epochs, "--seed", seed,
                 "--threads", threads, "--train-size", train_size,
-                "--monitor", "none", "--quiet", "--metrics-json", metrics]
+                "--monitor", "none", "--quiet", "--metrics-json", metrics, *self.nndl_flags]
 
     def nndl_train(self, w, seed, epochs, train_size, threads, save=None):
         metrics = self.tmp / "metrics.json"
@@ -909,7 +915,7 @@ def main():
             f" ({', '.join(args.columns)} at {', '.join(map(str, args.threads))} thread(s)): "
             f"{args.reps} repetition(s), {args.epochs} epoch(s) of {args.train_size:,} images"
             f"{cnn}; nndl {commit}, torch {pyversions['torch']}, jax {pyversions['jax']}")
-        runner = Runner(nndl, py, data, tmp, args.wait_idle)
+        runner = Runner(nndl, py, data, tmp, args.wait_idle, args.nndl_flags)
 
         result = {
             "format": 2,
@@ -919,6 +925,7 @@ def main():
             "complete": False,
             "workloads_run": args.workloads,
             "columns": args.columns,
+            "nndl_flags": args.nndl_flags,
             "started_utc": started.isoformat(timespec="seconds"),
             "command": command,
             "settings": {
