@@ -137,7 +137,7 @@ impl Dense {
     }
 
     /// [`Layer::forward`] for a mini-batch of byte examples read by `sparse` (which holds
-    /// this layer's weights while it trains: see `layers/sparse_input.rs`).
+    /// this layer's weights while it trains: see `layers/sparse_training.rs`).
     pub fn forward_sparse(&self, work: &mut Work, sparse: &SparseTraining) {
         let (_, st) = work.parts::<DenseWork>();
         st.batch = sparse.batch();

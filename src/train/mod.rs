@@ -191,15 +191,7 @@ pub fn train_with<E: Examples + ?Sized>(
                 .flatten();
             let (xs, ys) = (&mut x[..s * inputs], &mut y[..s * targets]);
             if let Some(sparse) = sparse.as_mut() {
-                // the inputs as bytes, read by the first layer; no x. The next mini-batch is
-                // prefetched an example at a time: a whole one at once (130 cache lines at
-                // mini-batch 10) stalled on the core's few outstanding misses.
-                sparse.clear();
-                let mut ahead = next.chunks(next.len().div_ceil(k).max(1));
-                for (&i, y) in batch.iter().zip(ys.chunks_exact_mut(targets)) {
-                    training.prefetch(ahead.next().unwrap_or_default());
-                    sparse.push(training.bytes_and_targets(i..i + 1, y).expect("checked: bytes"));
-                }
+                read_bytes(training, batch, next, sparse, ys);
                 optimizer.train_batch_sparse(net, &mut ws, sparse, y.rows(k, targets));
             } else {
                 match cut {
@@ -349,6 +341,26 @@ pub fn train_with<E: Examples + ?Sized>(
         }
     }
     Ok(report)
+}
+
+/// The mini-batch `batch` as its first layer reads it when it skips zero inputs: each example's
+/// bytes as stored (no x), its one-hot targets into `y`. The next mini-batch is prefetched an
+/// example at a time: a whole one at once (130 cache lines at mini-batch 10) stalled on the
+/// core's few outstanding misses.
+fn read_bytes<E: Examples + ?Sized>(
+    training: &E,
+    batch: &[usize],
+    next: &[usize],
+    sparse: &mut crate::layers::SparseTraining,
+    y: &mut [f32],
+) {
+    let targets = y.len() / batch.len().max(1);
+    sparse.clear();
+    let mut ahead = next.chunks(next.len().div_ceil(batch.len()).max(1));
+    for (&i, y) in batch.iter().zip(y.chunks_exact_mut(targets.max(1))) {
+        training.prefetch(ahead.next().unwrap_or_default());
+        sparse.push(training.bytes_and_targets(i..i + 1, y).expect("checked: bytes"));
+    }
 }
 
 /// Gives the first layer back the weights it trained with in `sparse`, if it did.
