@@ -63,6 +63,8 @@ struct RecurrentWork {
     /// `[batch, H]` scratch: ∂C/∂h_t and ∂C/∂c_t carried back from step t + 1.
     dh: Buf,
     dc: Buf,
+    /// `[batch·T, H]` scratch: row (b, t) holds h_{t−1} of example b, for ∂C/∂U.
+    shifted: Buf,
     /// The layer's output (a copy of the last step's h when not `sequence`).
     out: Buf,
     /// Per part of the batch (one per thread): its examples' share of ∂C/∂U and ∂C/∂W.
@@ -151,8 +153,9 @@ impl Fixed<'_> {
         let (batch, steps, h) = (x.nrows(), self.steps, self.u.ncols());
         // All steps' input terms at once: rows (b, t) of x are contiguous, F each.
         let xs = x.into_shape_with_order((batch * steps, self.features)).expect("rows are contiguous");
+        // (the biases are added where each step reads its gates, saving a pass over them)
         matmul(0.0, &mut gates, 1.0, &xs, &self.w.t());
-        gates += &self.b;
+        let b = self.b.as_slice().expect("contiguous");
         let zeros = vec![0.0f32; h]; // c_{−1}
         for t in 0..steps {
             let mut z = gates.slice_mut(s![t..;steps, ..]);
@@ -162,19 +165,25 @@ impl Fixed<'_> {
             }
             match self.cell {
                 Cell::Rnn => {
-                    z.mapv_inplace(tanh);
-                    hiddens.slice_mut(s![t..;steps, ..]).assign(&z);
+                    for (mut zr, mut hr) in
+                        z.rows_mut().into_iter().zip(hiddens.slice_mut(s![t..;steps, ..]).rows_mut())
+                    {
+                        ndarray::Zip::from(&mut zr).and(&mut hr).and(&self.b).for_each(|z, h, &b| {
+                            *z = tanh(*z + b);
+                            *h = *z;
+                        });
+                    }
                 }
                 Cell::Lstm => {
                     let cs = cells.as_slice_mut().expect("contiguous");
                     let hs = hiddens.as_slice_mut().expect("contiguous");
-                    for b in 0..batch {
-                        let r = b * steps + t;
-                        let mut zr = z.row_mut(b);
-                        let [i, f, gg, o] = gate_rows(zr.as_slice_mut().expect("rows are contiguous"), h);
+                    for e in 0..batch {
+                        let r = e * steps + t;
+                        let mut zr = z.row_mut(e);
+                        let z = zr.as_slice_mut().expect("rows are contiguous");
                         let (before, from_r) = cs.split_at_mut(r * h);
                         let c_prev: &[f32] = if t > 0 { &before[(r - 1) * h..] } else { &zeros };
-                        gate_step(i, f, gg, o, c_prev, &mut from_r[..h], &mut hs[r * h..(r + 1) * h]);
+                        gate_step(z, b, c_prev, &mut from_r[..h], &mut hs[r * h..(r + 1) * h]);
                     }
                 }
             }
@@ -182,7 +191,8 @@ impl Fixed<'_> {
     }
 
     /// BPTT (see `backward`) for some examples: `grad: [n, T·H or H]`, `gates` (values in,
-    /// ∂C/∂z out), `hiddens`, `cells`: `[n·T, ·]`; `dh`, `dc`: `[n, H]` scratch; their share of
+    /// ∂C/∂z out), `hiddens`, `cells`: `[n·T, ·]`; `dh`, `dc`: `[n, H]` and `shifted`
+    /// `[n·T, H]` scratch; their share of
     /// ∂C/∂U into `nabla_u`, and, from their inputs `x: [n, T·F]`, of ∂C/∂W into `nabla_w`.
     #[allow(clippy::too_many_arguments)]
     fn backward_rows(
@@ -194,12 +204,12 @@ impl Fixed<'_> {
         cells: ArrayView2<f32>,
         mut dh: ArrayViewMut2<f32>,
         mut dc: ArrayViewMut2<f32>,
+        mut shifted: ArrayViewMut2<f32>,
         (nabla_u, x, nabla_w): (&mut Array2<f32>, ArrayView2<f32>, &mut Array2<f32>),
     ) {
         let (batch, steps, h) = (grad.nrows(), self.steps, self.u.ncols());
         dh.fill(0.0);
         dc.fill(0.0);
-        nabla_u.fill(0.0);
         let zeros = vec![0.0f32; h];
         for t in (0..steps).rev() {
             // ∂C/∂h_t from the layer above
@@ -229,42 +239,47 @@ impl Fixed<'_> {
                     }
                 }
             }
-            // what step t − 1 receives through U, and U's gradient
+            // what step t − 1 receives through U
             if t > 0 {
-                let h_prev = hiddens.slice(s![t - 1..;steps, ..]);
-                matmul(1.0, &mut nabla_u.view_mut(), 1.0, &z.t(), &h_prev);
                 matmul(0.0, &mut dh, 1.0, &z.view(), &self.u.view());
             }
         }
-        // this part's ∂C/∂W = dZᵀ·X, every step at once
+        // this part's ∂C/∂U = Σ_t dZ_tᵀ·h_{t−1}, every step at once: each row (b, t) of
+        // `shifted` holds h_{t−1} of example b (0 for t = 0), beside row (b, t) of dZ
+        let (hs, sh) = (hiddens.as_slice().expect("contiguous"), shifted.as_slice_mut().expect("contiguous"));
+        for (from, to) in hs.chunks_exact(steps * h).zip(sh.chunks_exact_mut(steps * h)) {
+            to[..h].fill(0.0);
+            to[h..].copy_from_slice(&from[..(steps - 1) * h]);
+        }
+        matmul(0.0, &mut nabla_u.view_mut(), 1.0, &gates.t(), &shifted.view());
+        // and ∂C/∂W = dZᵀ·X
         let xs = x.into_shape_with_order((batch * steps, self.features)).expect("rows are contiguous");
         matmul(0.0, &mut nabla_w.view_mut(), 1.0, &gates.t(), &xs);
     }
 }
 
 crate::linalg::wide!(
-    /// One LSTM step for one example: gates through their nonlinearities, then
-    /// c = f ⊙ c_prev + i ⊙ g and h = o ⊙ tanh(c). Slices of equal length, so the loop
-    /// vectorises (16 wide where the CPU has AVX-512).
-    fn gate_step(i: &mut [f32], f: &mut [f32], g: &mut [f32], o: &mut [f32], c_prev: &[f32], c: &mut [f32], h: &mut [f32])
+    /// One LSTM step for one example: `z` `[4H]` (W x_t + U h_{t−1}) plus the biases `b`
+    /// `[4H]` through the gates' nonlinearities, written over `z`, then c = f ⊙ c_prev + i ⊙ g
+    /// and h = o ⊙ tanh(c). Slices of equal length, so the loop vectorises (16 wide where the
+    /// CPU has AVX-512).
+    fn gate_step(z: &mut [f32], b: &[f32], c_prev: &[f32], c: &mut [f32], h: &mut [f32])
         => gate_step_body
 );
 
 #[inline(always)]
-fn gate_step_body(
-    i: &mut [f32],
-    f: &mut [f32],
-    g: &mut [f32],
-    o: &mut [f32],
-    c_prev: &[f32],
-    c: &mut [f32],
-    h: &mut [f32],
-) {
+fn gate_step_body(z: &mut [f32], b: &[f32], c_prev: &[f32], c: &mut [f32], h: &mut [f32]) {
     let n = h.len();
+    let [i, f, g, o] = gate_rows(z, n);
+    let (bi, rest) = b.split_at(n);
+    let (bf, rest) = rest.split_at(n);
+    let (bg, bo) = rest.split_at(n);
     let (i, f, g, o, c_prev, c) =
         (&mut i[..n], &mut f[..n], &mut g[..n], &mut o[..n], &c_prev[..n], &mut c[..n]);
+    let (bi, bf, bg, bo) = (&bi[..n], &bf[..n], &bg[..n], &bo[..n]);
     for k in 0..n {
-        let (vi, vf, vg, vo) = (sigmoid(i[k]), sigmoid(f[k]), tanh(g[k]), sigmoid(o[k]));
+        let (vi, vf) = (sigmoid(i[k] + bi[k]), sigmoid(f[k] + bf[k]));
+        let (vg, vo) = (tanh(g[k] + bg[k]), sigmoid(o[k] + bo[k]));
         (i[k], f[k], g[k], o[k]) = (vi, vf, vg, vo);
         c[k] = vf * c_prev[k] + vi * vg;
         h[k] = vo * tanh(c[k]);
@@ -335,6 +350,7 @@ impl Layer for Recurrent {
             hiddens: Buf::default(),
             dh: Buf::default(),
             dc: Buf::default(),
+            shifted: Buf::default(),
             out: Buf::default(),
             partials: Vec::new(),
             batch: 0,
@@ -402,8 +418,8 @@ impl Layer for Recurrent {
     ///       dz_f = dc ⊙ c_{t−1} ⊙ f(1 − f),     dz_g = dc ⊙ i ⊙ (1 − g²),
     ///       and step t − 1 gets dc ⊙ f.
     ///
-    /// Then dh_{t−1} += dz·U, ∂C/∂U += dzᵀ·h_{t−1}; after the loop, for all steps at once,
-    /// ∂C/∂W = dZᵀ·X, ∂C/∂b = Σ dZ, ∂C/∂x = dZ·W.
+    /// Then dh_{t−1} = dz·U (plus what comes from above); after the loop, for all steps at
+    /// once, ∂C/∂U = Σ_t dz_tᵀ·h_{t−1}, ∂C/∂W = dZᵀ·X, ∂C/∂b = Σ dZ, ∂C/∂x = dZ·W.
     fn backward(
         &self,
         work: &mut Work,
@@ -422,6 +438,7 @@ impl Layer for Recurrent {
         }
         let mut dh = st.dh.rows_mut(batch, h);
         let mut dc = st.dc.rows_mut(batch, h);
+        let mut shifted = st.shifted.rows_mut(batch * steps, h);
         let mut gates = st.gates.rows_mut(batch * steps, g);
         let hiddens = st.hiddens.rows(batch * steps, h);
         let cells = st.cells.rows(batch * steps, if self.cell == Cell::Lstm { h } else { 0 });
@@ -435,15 +452,19 @@ impl Layer for Recurrent {
                     .axis_chunks_iter(Axis(0), chunk * steps)
                     .zip(cells.axis_chunks_iter(Axis(0), chunk * steps)),
             )
-            .zip(dh.axis_chunks_iter_mut(Axis(0), chunk).zip(dc.axis_chunks_iter_mut(Axis(0), chunk)))
+            .zip(
+                dh.axis_chunks_iter_mut(Axis(0), chunk)
+                    .zip(dc.axis_chunks_iter_mut(Axis(0), chunk))
+                    .zip(shifted.axis_chunks_iter_mut(Axis(0), chunk * steps)),
+            )
             .zip(x.axis_chunks_iter(Axis(0), chunk).zip(st.partials.iter_mut()))
             .collect();
-        let run = |((((grad, gates), (hiddens, cells)), (dh, dc)), (x, sums)): (
+        let run = |((((grad, gates), (hiddens, cells)), ((dh, dc), shifted)), (x, sums)): (
             _,
             (_, &mut (Array2<f32>, Array2<f32>)),
         )| {
             let (nabla_u, nabla_w) = (&mut sums.0, &mut sums.1);
-            p.backward_rows(sequence, grad, gates, hiddens, cells, dh, dc, (nabla_u, x, nabla_w));
+            p.backward_rows(sequence, grad, gates, hiddens, cells, dh, dc, shifted, (nabla_u, x, nabla_w));
         };
         crate::team::for_parts(parts, run);
         // the parts' ∂C/∂U and ∂C/∂W, added in a fixed order
