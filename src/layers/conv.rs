@@ -45,7 +45,8 @@ struct ConvWork {
 
 #[derive(Clone, Debug)]
 struct Part {
-    nabla_w: Array2<f32>,
+    /// ∂C/∂W transposed, `[fan_in, F]`: see `backward`.
+    nabla_w_t: Array2<f32>,
     nabla_b: Array1<f32>,
     dcols: Array2<f32>,
 }
@@ -404,7 +405,7 @@ impl Layer for Conv2d {
         let n_parts = batch.div_ceil(chunk);
         while st.parts.len() < n_parts {
             st.parts.push(Part {
-                nabla_w: Array2::zeros((f, fan_in)),
+                nabla_w_t: Array2::zeros((fan_in, f)),
                 nabla_b: Array1::zeros(f),
                 dcols: Array2::zeros((fan_in, hw)),
             });
@@ -439,7 +440,10 @@ impl Layer for Conv2d {
                     *nb += map.sum();
                 }
                 let cols_b = as_matrix(cols, b, fan_in, hw);
-                matmul(if b == 0 { 0.0 } else { 1.0 }, &mut part.nabla_w.view_mut(), 1.0, &db, &cols_b.t());
+                // BP4 as (∂C/∂W)ᵀ += cols·δᵀ: so the product reads cols as it lies, where
+                // ∂C/∂W += δ·colsᵀ had gemm repack all of cols for every example
+                let beta = if b == 0 { 0.0 } else { 1.0 };
+                matmul(beta, &mut part.nabla_w_t.view_mut(), 1.0, &cols_b, &db.t());
                 if let Some(gx) = gx.as_mut() {
                     matmul(0.0, &mut part.dcols.view_mut(), 1.0, &w.t(), &db);
                     let gx_b = gx.row_mut(b).into_slice().expect("contiguous");
@@ -452,10 +456,11 @@ impl Layer for Conv2d {
         // The parts' sums, added in a fixed order.
         let [nabla_w, nabla_b] = grads else { unreachable!("a conv layer has two gradients") };
         let first = &st.parts[0];
-        nabla_w.copy_from_slice(first.nabla_w.as_slice().expect("contiguous"));
+        let mut nabla_w = ArrayViewMut2::from_shape((f, fan_in), nabla_w).expect("sizes agree");
+        nabla_w.assign(&first.nabla_w_t.t());
         nabla_b.copy_from_slice(first.nabla_b.as_slice().expect("contiguous"));
         for part in &st.parts[1..n_parts] {
-            nabla_w.iter_mut().zip(part.nabla_w.iter()).for_each(|(s, p)| *s += p);
+            nabla_w += &part.nabla_w_t.t();
             nabla_b.iter_mut().zip(part.nabla_b.iter()).for_each(|(s, p)| *s += p);
         }
     }
