@@ -282,14 +282,59 @@ impl Fixed<'_> {
     }
 }
 
+/// One LSTM step for one example: `z` `[4H]` (W x_t + U h_{t−1}) plus the biases `b` `[4H]`
+/// through the gates' nonlinearities, written over `z`, then c = f ⊙ c_prev + i ⊙ g and
+/// h = o ⊙ tanh(c); `c_prev`, `c`, `h` `[H]`.
+fn gate_step(z: &mut [f32], b: &[f32], c_prev: &[f32], c: &mut [f32], h: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if crate::linalg::has_avx512() {
+        // SAFETY: the CPU has AVX-512F, checked just above.
+        return unsafe { gate_step_avx512(z, b, c_prev, c, h) };
+    }
+    gate_step_wide(z, b, c_prev, c, h)
+}
+
 crate::linalg::wide!(
-    /// One LSTM step for one example: `z` `[4H]` (W x_t + U h_{t−1}) plus the biases `b`
-    /// `[4H]` through the gates' nonlinearities, written over `z`, then c = f ⊙ c_prev + i ⊙ g
-    /// and h = o ⊙ tanh(c). Slices of equal length, so the loop vectorises (16 wide where the
-    /// CPU has AVX-512).
-    fn gate_step(z: &mut [f32], b: &[f32], c_prev: &[f32], c: &mut [f32], h: &mut [f32])
+    /// `gate_step` in plain arithmetic: slices of equal length, so the loop vectorises.
+    fn gate_step_wide(z: &mut [f32], b: &[f32], c_prev: &[f32], c: &mut [f32], h: &mut [f32])
         => gate_step_body
 );
+
+/// `gate_step` 16 units at a time with AVX-512, its five divisions per unit (three sigmoids,
+/// two tanh) as reciprocal estimates refined once (`activation::x16`), which the compiler does
+/// not do by itself. lstm-128, 1 thread, 20,000 images: 1.888 s against 1.933 s with the
+/// divisions (medians of 3 alternating runs); the step stays ~10% of an epoch, bound by the
+/// arithmetic of its exponentials and rational tanh, not by the divider.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn gate_step_avx512(z: &mut [f32], b: &[f32], c_prev: &[f32], c: &mut [f32], h: &mut [f32]) {
+    use crate::activation::x16;
+    use std::arch::x86_64::*;
+    let n = h.len();
+    assert!(z.len() == 4 * n && b.len() == 4 * n && c_prev.len() >= n && c.len() >= n, "LSTM step sizes");
+    let (z, b) = (z.as_mut_ptr(), b.as_ptr());
+    for k in (0..n).step_by(16) {
+        let m = if n - k >= 16 { 0xffff } else { ((1u32 << (n - k)) - 1) as u16 };
+        // SAFETY: every access is masked to the lanes below n, and z and b hold 4n.
+        unsafe {
+            let gate = |j: usize| {
+                _mm512_add_ps(
+                    _mm512_maskz_loadu_ps(m, z.add(j * n + k)),
+                    _mm512_maskz_loadu_ps(m, b.add(j * n + k)),
+                )
+            };
+            let (vi, vf) = (x16::sigmoid(gate(0)), x16::sigmoid(gate(1)));
+            let (vg, vo) = (x16::tanh(gate(2)), x16::sigmoid(gate(3)));
+            for (j, v) in [vi, vf, vg, vo].into_iter().enumerate() {
+                _mm512_mask_storeu_ps(z.add(j * n + k), m, v);
+            }
+            let cp = _mm512_maskz_loadu_ps(m, c_prev.as_ptr().add(k));
+            let ck = _mm512_add_ps(_mm512_mul_ps(vf, cp), _mm512_mul_ps(vi, vg));
+            _mm512_mask_storeu_ps(c.as_mut_ptr().add(k), m, ck);
+            _mm512_mask_storeu_ps(h.as_mut_ptr().add(k), m, _mm512_mul_ps(vo, x16::tanh(ck)));
+        }
+    }
+}
 
 #[inline(always)]
 fn gate_step_body(z: &mut [f32], b: &[f32], c_prev: &[f32], c: &mut [f32], h: &mut [f32]) {
@@ -517,5 +562,32 @@ impl Layer for Recurrent {
 
     fn clone_box(&self) -> Box<dyn Layer> {
         Box::new(self.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The AVX-512 step (reciprocal estimates) against the plain one (divisions), over units
+    /// whose gates span the nonlinearities' whole range, for widths that fill 16 lanes and not.
+    #[test]
+    fn the_avx512_step_agrees_with_the_plain_one() {
+        if !crate::linalg::has_avx512() {
+            return;
+        }
+        for n in [1, 7, 16, 33, 128] {
+            let z: Vec<f32> = (0..4 * n).map(|k| ((k * 37 % 101) as f32 - 50.0) / 4.0).collect();
+            let b: Vec<f32> = (0..4 * n).map(|k| ((k * 11 % 13) as f32 - 6.0) / 10.0).collect();
+            let c_prev: Vec<f32> = (0..n).map(|k| ((k * 5 % 17) as f32 - 8.0) / 3.0).collect();
+            let (mut z1, mut c1, mut h1) = (z.clone(), vec![0.0; n], vec![0.0; n]);
+            let (mut z2, mut c2, mut h2) = (z.clone(), vec![0.0; n], vec![0.0; n]);
+            gate_step_body(&mut z1, &b, &c_prev, &mut c1, &mut h1);
+            // SAFETY: the CPU has AVX-512F, checked above.
+            unsafe { gate_step_avx512(&mut z2, &b, &c_prev, &mut c2, &mut h2) };
+            for (x, y) in z1.iter().chain(&c1).chain(&h1).zip(z2.iter().chain(&c2).chain(&h2)) {
+                assert!((x - y).abs() <= 1e-6 * x.abs().max(1.0), "n {n}: {x} against {y}");
+            }
+        }
     }
 }
