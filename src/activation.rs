@@ -294,6 +294,34 @@ mod tests {
     use super::*;
     use ndarray::{Array2, array};
 
+    /// The 16-lane functions against the plain ones, from −100 to 100 (past every clamp).
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_avx512_functions_agree_with_the_plain_ones() {
+        use std::arch::x86_64::*;
+        if !crate::linalg::has_avx512() {
+            return;
+        }
+        type F = (fn(f32) -> f32, unsafe fn(__m512) -> __m512, &'static str);
+        let pairs: [F; 3] =
+            [(exp, x16::exp, "exp"), (sigmoid, x16::sigmoid, "sigmoid"), (tanh, x16::tanh, "tanh")];
+        let xs: Vec<f32> = (0..16_000).map(|k| (k as f32 - 8_000.0) / 80.0).collect();
+        for (plain, wide, name) in pairs {
+            for x in xs.chunks_exact(16) {
+                let mut y = [0.0f32; 16];
+                // SAFETY: the CPU has AVX-512F, checked above.
+                unsafe { _mm512_storeu_ps(y.as_mut_ptr(), wide(_mm512_loadu_ps(x.as_ptr()))) };
+                for (&x, &y) in x.iter().zip(&y) {
+                    let want = plain(x);
+                    assert!(
+                        (y - want).abs() <= 4e-7 * want.abs().max(1e-30) + 1e-38,
+                        "{name}({x}): {y} against {want}"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn softmax_rows_sum_to_one_even_for_large_z() {
         let z = array![[1000.0f32, 1001.0, 999.0], [-5.0, 0.0, 5.0]];
