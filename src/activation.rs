@@ -108,11 +108,10 @@ impl Activation {
             Activation::Sigmoid => Zip::from(&mut g).and(&a).for_each(|g, &a| *g *= a * (1.0 - a)),
             // tanh'(z) = 1 − tanh²(z)
             Activation::Tanh => Zip::from(&mut g).and(&a).for_each(|g, &a| *g *= 1.0 - a * a),
-            Activation::Relu => Zip::from(&mut g).and(&z).for_each(|g, &z| {
-                if z <= 0.0 {
-                    *g = 0.0
-                }
-            }),
+            // a select, not a conditional store, so that it vectorises
+            Activation::Relu => {
+                Zip::from(&mut g).and(&z).for_each(|g, &z| *g = if z <= 0.0 { 0.0 } else { *g })
+            }
             Activation::Identity => {}
             Activation::Step => g.fill(0.0),
             Activation::Softmax => {
