@@ -197,7 +197,7 @@ pub fn exp(x: f32) -> f32 {
 /// 1 ulp): a division of 16 floats occupies the divider for ~10 cycles, and a step of an LSTM
 /// makes five per unit.
 #[cfg(target_arch = "x86_64")]
-#[allow(clippy::excessive_precision, unsafe_op_in_unsafe_fn)]
+#[allow(clippy::excessive_precision)]
 pub(crate) mod x16 {
     use std::arch::x86_64::*;
 
