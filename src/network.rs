@@ -290,14 +290,14 @@ impl Network {
     /// (`[batch, in]` row-major, x = byte/255), the first layer skipping the inputs that are 0
     /// if it can ([`Layer::forward_bytes`]); the output is then [`Workspace::output`]. Returns
     /// false, having done nothing, if the first layer cannot: then fill x and call
-    /// `feedforward`. `prepared`: the first layer's scratch, to keep between calls while the
-    /// network does not change.
+    /// `feedforward`. `prepared`: the first layer's scratch, made by the first call that needs
+    /// it, for the calls (of any thread) while the network does not change.
     pub fn feedforward_bytes(
         &self,
         ws: &mut Workspace,
         bytes: &[u8],
         batch: usize,
-        prepared: &mut Buf,
+        prepared: &std::sync::OnceLock<Buf>,
     ) -> bool {
         if !self.layers[0].forward_bytes(&mut ws.works[0], bytes, batch, prepared) {
             return false;

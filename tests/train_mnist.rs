@@ -131,3 +131,58 @@ fn other_settings_learn_too() {
         assert!(acc > 0.8, "{cost}: {acc}");
     }
 }
+
+/// The test set as floats only: evaluation then multiplies every input.
+struct AsFloats<'a>(&'a nndl::data::Dataset);
+
+impl nndl::data::Examples for AsFloats<'_> {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn input_size(&self) -> usize {
+        self.0.input_size()
+    }
+    fn target_size(&self) -> usize {
+        self.0.target_size()
+    }
+    fn class_count(&self) -> usize {
+        self.0.class_count()
+    }
+    fn fill(&self, idx: &[usize], x: &mut [f32], y: &mut [f32]) {
+        self.0.fill(idx, x, y);
+    }
+}
+
+#[test]
+fn an_evaluator_kept_between_calls_gives_what_evaluate_gives() {
+    use nndl::train::Evaluator;
+    let data = mnist(5_000, 0);
+    let (mut small, mut rng) = chapter1_net(3);
+    let cfg = TrainConfig { epochs: 1, ..TrainConfig::default() };
+    train(&mut small, &data.training, None, &cfg, &mut rng, &mut Silent).unwrap();
+    let wide = Network::dense(
+        &[784, 100, 10],
+        Activation::Sigmoid,
+        Activation::Sigmoid,
+        Cost::Quadratic,
+        Init::Scaled,
+        &mut rng,
+    )
+    .unwrap();
+    let none = Regulariser::default();
+    let mut evaluator = Evaluator::default();
+    // one evaluator across thread counts and networks, back and forth
+    for (net, threads) in [(&small, 1), (&small, 2), (&wide, 2), (&small, 2), (&wide, 1), (&small, 1)] {
+        let fresh = evaluate(net, &data.test, &none, threads);
+        let kept = evaluator.evaluate(net, &data.test, &none, threads);
+        assert_eq!(kept, fresh, "{threads} threads");
+        // the zero pixels skipped (where the CPU can) or not: the same function
+        let dense = evaluate(net, &AsFloats(&data.test), &none, threads);
+        assert_eq!(dense.total, 10_000);
+        assert!(kept.correct.abs_diff(dense.correct) <= 2, "{} vs {} right", kept.correct, dense.correct);
+        assert!((kept.cost - dense.cost).abs() <= 1e-5 * dense.cost, "cost {} vs {}", kept.cost, dense.cost);
+    }
+    let one = evaluator.evaluate(&small, &data.test, &none, 1);
+    assert!(one.accuracy() > 0.85, "{}", one.accuracy());
+    assert_eq!(one.correct, evaluator.evaluate(&small, &data.test, &none, 2).correct);
+}

@@ -121,9 +121,10 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
     nndl::set_threads(threads);
     let mut times = Vec::new();
     let mut result = None;
+    let mut evaluator = train::Evaluator::default();
     for _ in 0..args.repeat.max(1) {
         let started = std::time::Instant::now();
-        result = Some(train::evaluate(&net, &test, &Regulariser::default(), threads));
+        result = Some(evaluator.evaluate(&net, &test, &Regulariser::default(), threads));
         times.push(started.elapsed().as_secs_f64());
     }
     let test = result.expect("evaluated at least once");

@@ -369,8 +369,14 @@ impl Layer for Dense {
     }
 
     /// z = x·Wᵀ + b, a = σ(z) from the nonzero bytes of each example (`prepared` holds Wᵀ
-    /// in panels: `layers/sparse_input.rs`).
-    fn forward_bytes(&self, work: &mut Work, bytes: &[u8], batch: usize, prepared: &mut Buf) -> bool {
+    /// in panels: `layers/sparse_input.rs`, `layers/sparse_eval.rs`).
+    fn forward_bytes(
+        &self,
+        work: &mut Work,
+        bytes: &[u8],
+        batch: usize,
+        prepared: &std::sync::OnceLock<Buf>,
+    ) -> bool {
         use super::sparse_input as sparse;
         let n_in = self.n_in;
         // the first example tells dense data at once; the whole batch, counted as it is read
@@ -388,14 +394,29 @@ impl Layer for Dense {
         if nonzeros.len() as f64 > sparse::MAX_DENSITY * bytes.len() as f64 {
             return false;
         }
-        let len = sparse::panels_len(n_in, self.n_out);
-        if prepared.len() != len {
-            prepared.resize(len);
-            sparse::make_panels(&self.params[W], self.n_out, n_in, prepared);
-        }
+        // AVX-512: wide panels taken in blocks of rows (sparse_eval.rs); else training's
+        let blocks = nonzeros.simd() == sparse::Simd::Avx512;
+        // made by the first call (of any thread) that needs it
+        let prepared = prepared.get_or_init(|| {
+            let mut panels = Buf::zeros(sparse::panels_len(n_in, self.n_out));
+            let most = if blocks { super::sparse_eval::WIDE } else { sparse::PANEL / 16 };
+            sparse::make_panels_of(&self.params[W], self.n_out, n_in, most, &mut panels);
+            panels
+        });
+        assert_eq!(prepared.len(), sparse::panels_len(n_in, self.n_out), "prepared for this layer");
         st.batch = batch;
         let mut z = st.z.rows_mut(batch, self.n_out);
-        sparse::sums(&mut z, nonzeros, prepared, n_in, 1.0);
+        if !(blocks
+            && super::sparse_eval::block_sums(
+                z.as_slice_mut().expect("row-major"),
+                nonzeros,
+                prepared,
+                n_in,
+                self.n_out,
+            ))
+        {
+            sparse::sums(&mut z, nonzeros, prepared, n_in, 1.0);
+        }
         let a = st.a.rows_mut(batch, self.n_out);
         self.activation.apply_with_bias(self.biases(), z, a);
         true

@@ -16,6 +16,7 @@ mod flatten;
 mod pool;
 mod recurrent;
 mod sparse_avx2;
+mod sparse_eval;
 mod sparse_input;
 mod sparse_training;
 mod spec;
@@ -195,9 +196,16 @@ pub trait Layer: Send + Sync {
     /// The forward pass (not training) of `batch` examples stored as bytes, `[batch, inputs]`
     /// row-major with x = byte/255, skipping the inputs that are 0, if this layer can and they
     /// are mostly 0 (a dense layer can: see `layers/sparse_input.rs`). `prepared` is the
-    /// layer's scratch, to keep between calls while the parameters do not change. Returns
+    /// layer's scratch, made by the first call that needs it, shared by the threads of one
+    /// evaluation while the parameters do not change. Returns
     /// false, having done nothing, otherwise: then fill x and call [`Layer::forward`].
-    fn forward_bytes(&self, _work: &mut Work, _bytes: &[u8], _batch: usize, _prepared: &mut Buf) -> bool {
+    fn forward_bytes(
+        &self,
+        _work: &mut Work,
+        _bytes: &[u8],
+        _batch: usize,
+        _prepared: &std::sync::OnceLock<Buf>,
+    ) -> bool {
         false
     }
     /// This layer, if it is a [`Dense`] one.

@@ -11,9 +11,10 @@ use std::arch::x86_64::*;
 const HALF: usize = 8;
 
 /// Writes the codes `k << 8 | byte` of the nonzero bytes of `row` at `out`, 32 bytes at a
-/// time; returns how many. `out` must have room for `row.len()` codes.
+/// time, and after each 64 bytes how many so far at `marks`; returns how many. `out` must
+/// have room for `row.len()` codes, `marks` for `row.len().div_ceil(64)` counts.
 #[target_feature(enable = "avx2,bmi1,popcnt")]
-pub unsafe fn scan(row: &[u8], out: *mut u32) -> usize {
+pub unsafe fn scan(row: &[u8], out: *mut u32, marks: *mut u32) -> usize {
     let mut n = 0;
     for (b, block) in row.chunks(32).enumerate() {
         let mut bits: u32 = if block.len() == 32 {
@@ -29,6 +30,10 @@ pub unsafe fn scan(row: &[u8], out: *mut u32) -> usize {
             unsafe { out.add(n).write(((b * 32 + j) as u32) << 8 | u32::from(block[j])) };
             n += 1;
             bits &= bits - 1;
+        }
+        if b % 2 == 1 || (b + 1) * 32 >= row.len() {
+            // SAFETY: the caller's room, one count per 64 bytes.
+            unsafe { marks.add(b / 2).write(n as u32) };
         }
     }
     n

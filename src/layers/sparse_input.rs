@@ -86,18 +86,29 @@ pub fn panels_len(n_in: usize, n_out: usize) -> usize {
 /// The panels of a layer of `n_out` neurons: (first neuron, vectors of width); panel p
 /// starts at float `first · n_in` and holds `[n_in, 16 · vectors]`, zeros past the last neuron.
 pub fn panels(n_out: usize) -> impl Iterator<Item = (usize, usize)> {
-    (0..n_out.div_ceil(PANEL))
-        .map(move |p| (p * PANEL, (n_out - p * PANEL).div_ceil(LANES).min(PANEL / LANES)))
+    panels_of(n_out, PANEL / LANES)
+}
+
+/// [`panels`] of up to `most` vectors each.
+pub fn panels_of(n_out: usize, most: usize) -> impl Iterator<Item = (usize, usize)> {
+    let most = most.max(1);
+    (0..n_out.div_ceil(most * LANES))
+        .map(move |p| (p * most * LANES, (n_out - p * most * LANES).div_ceil(LANES).min(most)))
 }
 
 /// Wᵀ in panels (see [`panels`]) from `w`, `[n_out, n_in]` row-major.
 pub fn make_panels(w: &[f32], n_out: usize, n_in: usize, out: &mut [f32]) {
+    make_panels_of(w, n_out, n_in, PANEL / LANES, out);
+}
+
+/// Wᵀ in panels of up to `most` vectors each ([`panels_of`]).
+pub fn make_panels_of(w: &[f32], n_out: usize, n_in: usize, most: usize, out: &mut [f32]) {
     assert_eq!(out.len(), panels_len(n_in, n_out), "panels of Wᵀ");
     out.fill(0.0);
     if n_in == 0 {
         return;
     }
-    for (first, vectors) in panels(n_out) {
+    for (first, vectors) in panels_of(n_out, most) {
         let width = vectors * LANES;
         let panel = &mut out[first * n_in..][..n_in * width];
         for (j, row) in w[first * n_in..].chunks_exact(n_in).take(n_out - first).take(width).enumerate() {
@@ -134,9 +145,15 @@ pub struct Nonzeros {
     codes: Vec<u32>,
     /// Example i's codes are `codes[starts[i]..starts[i + 1]]`.
     starts: Vec<usize>,
-    /// The longest example pushed since the last clear: every k is less.
-    longest: usize,
+    /// Per example, [`BLOCK`] inputs at a time: how many of its codes are for inputs before
+    /// the end of each block (example i's are `marks[i·blocks..(i + 1)·blocks]`).
+    marks: Vec<u32>,
+    /// The length of the examples pushed since the last clear: every k is less.
+    length: usize,
 }
+
+/// Inputs per block of [`Nonzeros::marks`]: one 64-byte scan.
+pub const BLOCK: usize = 64;
 
 impl Default for Nonzeros {
     /// Empty, for this CPU's kernels. Panics unless [`available`].
@@ -149,34 +166,40 @@ impl Nonzeros {
     /// Empty, for the kernels of `simd`. Panics unless this CPU has them.
     pub fn with(simd: Simd) -> Self {
         assert!(simd.runs_here(), "this CPU lacks {simd:?}");
-        Nonzeros { simd, codes: Vec::new(), starts: Vec::new(), longest: 0 }
+        Nonzeros { simd, codes: Vec::new(), starts: Vec::new(), marks: Vec::new(), length: 0 }
     }
 
     /// Empties it for a new batch.
     pub fn clear(&mut self) {
         self.codes.clear();
         self.starts.clear();
-        self.longest = 0;
+        self.marks.clear();
+        self.length = 0;
     }
 
-    /// Appends an example.
+    /// Appends an example, as long as those before it since the last clear.
     pub fn push(&mut self, bytes: &[u8]) {
         assert!(bytes.len() < 1 << 24, "input numbers fit in 24 bits");
         if self.starts.is_empty() {
             self.starts.push(0);
+            self.length = bytes.len();
         }
-        self.longest = self.longest.max(bytes.len());
+        assert_eq!(bytes.len(), self.length, "the examples of a batch are equally long");
         // room for every byte and one vector more (each compressed store writes 16 codes)
         self.codes.reserve(bytes.len() + LANES);
+        let blocks = bytes.len().div_ceil(BLOCK);
+        self.marks.reserve(blocks);
         // SAFETY: the CPU has `simd` (checked when made); the room reserved above.
         #[cfg(target_arch = "x86_64")]
         unsafe {
             let (len, out) = (self.codes.len(), self.codes.as_mut_ptr().add(self.codes.len()));
+            let marks = self.marks.as_mut_ptr().add(self.marks.len());
             let added = match self.simd {
-                Simd::Avx512 => scan(bytes, out),
-                Simd::Avx2 => avx2::scan(bytes, out),
+                Simd::Avx512 => scan(bytes, out, marks),
+                Simd::Avx2 => avx2::scan(bytes, out, marks),
             };
             self.codes.set_len(len + added);
+            self.marks.set_len(self.marks.len() + blocks);
         }
         self.starts.push(self.codes.len());
     }
@@ -196,6 +219,22 @@ impl Nonzeros {
     pub fn example(&self, i: usize) -> &[u32] {
         &self.codes[self.starts[i]..self.starts[i + 1]]
     }
+
+    /// Example `i`'s codes and its [`marks`](Self::marks).
+    pub fn example_blocks(&self, i: usize) -> (&[u32], &[u32]) {
+        let blocks = self.length.div_ceil(BLOCK);
+        (self.example(i), &self.marks[i * blocks..(i + 1) * blocks])
+    }
+
+    /// The kernels it was scanned for.
+    pub fn simd(&self) -> Simd {
+        self.simd
+    }
+
+    /// The length of the examples.
+    pub fn example_len(&self) -> usize {
+        self.length
+    }
 }
 
 /// x for each byte value: b/255, as [`crate::data::Dataset`] converts it.
@@ -209,7 +248,7 @@ pub fn sums(z: &mut ArrayViewMut2<f32>, nz: &Nonzeros, panels_in: &[f32], n_in: 
     assert_eq!(panels_in.len(), panels_len(n_in, n_out), "panels of Wᵀ");
     assert_eq!(z.nrows(), nz.batch(), "z is [batch, n_out]");
     assert!(n_out == 0 || z.is_standard_layout(), "z is row-major");
-    assert!(nz.longest <= n_in, "examples of n_in inputs at most");
+    assert!(nz.length <= n_in, "examples of n_in inputs at most");
     let unit = &*UNIT;
     #[cfg(target_arch = "x86_64")]
     for (first, vectors) in panels(n_out) {
@@ -238,7 +277,7 @@ pub fn step(panels_out: &mut [f32], nz: &Nonzeros, delta: ndarray::ArrayView2<f3
     let n_out = delta.ncols();
     assert_eq!(panels_out.len(), panels_len(n_in, n_out), "panels of Wᵀ");
     assert_eq!(delta.nrows(), nz.batch(), "δ is [batch, n_out]");
-    assert!(nz.longest <= n_in, "examples of n_in inputs at most");
+    assert!(nz.length <= n_in, "examples of n_in inputs at most");
     let unit = &*UNIT;
     #[cfg(target_arch = "x86_64")]
     for (first, vectors) in panels(n_out) {
@@ -260,11 +299,12 @@ pub fn step(panels_out: &mut [f32], nz: &Nonzeros, delta: ndarray::ArrayView2<f3
     }
 }
 
-/// Writes the codes of the nonzero bytes of `row` at `out`, 16 bytes at a time; returns how
-/// many. `out` must have room for `row.len() + 16` codes.
+/// Writes the codes of the nonzero bytes of `row` at `out`, 16 bytes at a time, and after
+/// each 64 bytes how many so far at `marks`; returns how many. `out` must have room for
+/// `row.len() + 16` codes, `marks` for `row.len().div_ceil(64)` counts.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,popcnt")]
-unsafe fn scan(row: &[u8], out: *mut u32) -> usize {
+unsafe fn scan(row: &[u8], out: *mut u32, marks: *mut u32) -> usize {
     use std::arch::x86_64::*;
     let mut n = 0;
     // k << 8 for k = 0..16
@@ -276,6 +316,8 @@ unsafe fn scan(row: &[u8], out: *mut u32) -> usize {
         let v = unsafe { _mm512_maskz_loadu_epi8(all, block.as_ptr().cast()) };
         let nonzero = _mm512_test_epi8_mask(v, v);
         if nonzero == 0 {
+            // SAFETY: the caller's room, one count per block.
+            unsafe { marks.add(b).write(n as u32) };
             continue;
         }
         let k = (b * 64) as i32;
@@ -285,6 +327,7 @@ unsafe fn scan(row: &[u8], out: *mut u32) -> usize {
             n += quarter::<1>(v, (nonzero >> 16) as u16, k + 16, iota, out.add(n));
             n += quarter::<2>(v, (nonzero >> 32) as u16, k + 32, iota, out.add(n));
             n += quarter::<3>(v, (nonzero >> 48) as u16, k + 48, iota, out.add(n));
+            marks.add(b).write(n as u32);
         }
     }
     n
@@ -396,7 +439,8 @@ mod tests {
     #[test]
     fn skipping_zero_inputs_gives_the_matrix_product() {
         for simd in [Simd::Avx512, Simd::Avx2].into_iter().filter(|s| s.runs_here()) {
-            for &(batch, n_in, n_out) in &[(3, 784, 30), (2, 13, 100), (4, 64, 130), (1, 9, 1), (5, 200, 16)]
+            for &(batch, n_in, n_out) in
+                &[(3, 784, 30), (2, 13, 100), (4, 64, 130), (1, 9, 1), (5, 200, 16), (2, 96, 5)]
             {
                 let bytes: Vec<u8> =
                     (0..batch * n_in).map(|i| if i % 7 < 5 { 0 } else { (i * 53 % 256) as u8 }).collect();
@@ -410,6 +454,16 @@ mod tests {
                 let mut nz = Nonzeros::with(simd);
                 bytes.chunks_exact(n_in).for_each(|e| nz.push(e));
                 assert_eq!(nz.len(), bytes.iter().filter(|&&b| b != 0).count());
+                for (i, example) in bytes.chunks_exact(n_in).enumerate() {
+                    let marks: Vec<u32> = example
+                        .chunks(BLOCK)
+                        .scan(0, |n, block| {
+                            *n += block.iter().filter(|&&b| b != 0).count() as u32;
+                            Some(*n)
+                        })
+                        .collect();
+                    assert_eq!(nz.example_blocks(i).1, marks, "{simd:?} marks of example {i}");
+                }
                 sums(&mut z.view_mut(), &nz, &panels, n_in, 1.0);
                 for i in 0..batch {
                     for j in 0..n_out {

@@ -19,7 +19,7 @@ pub mod report;
 pub use checkpoint::{Checkpoint, CheckpointError, TrainState};
 pub use collective::{Collective, CollectiveError, LocalGroup, fingerprint, share};
 pub use config::{Monitor, Schedule, TrainConfig, TrainError};
-pub use evaluate::{Evaluation, argmax, eval_chunk, evaluate, gradient_norms};
+pub use evaluate::{Evaluation, Evaluator, argmax, eval_chunk, evaluate, gradient_norms};
 pub use replicas::Replicas;
 pub use report::{EpochMetrics, MetricsFile, Observer, STOPPED_BY_REQUEST, Silent, TrainReport};
 
@@ -157,6 +157,8 @@ pub fn train_with<E: Examples + ?Sized>(
         && training.stored_bytes().is_some_and(crate::layers::sparse_enough)
         && net.sparse_training().is_some();
 
+    // buffers for the evaluations after each epoch, kept from one to the next
+    let mut evaluator = Evaluator::default();
     for epoch in done + 1..=cfg.epochs {
         observer.epoch_start(epoch, batches);
         // Dropout masks: each rank's own stream, afresh each epoch (so a resumed run draws the
@@ -272,10 +274,10 @@ pub fn train_with<E: Examples + ?Sized>(
 
         let mon = cfg.monitor;
         let on_training = (root && (mon.training_cost || mon.training_accuracy))
-            .then(|| evaluate(net, training, &reg, cfg.threads));
+            .then(|| evaluator.evaluate(net, training, &reg, cfg.threads));
         let on_eval = match evaluation {
             Some(data) if root && (mon.evaluation_cost || mon.evaluation_accuracy || watch) => {
-                Some(evaluate(net, data, &reg, cfg.threads))
+                Some(evaluator.evaluate(net, data, &reg, cfg.threads))
             }
             _ => None,
         };
