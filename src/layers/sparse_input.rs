@@ -111,9 +111,13 @@ pub fn make_panels_of(w: &[f32], n_out: usize, n_in: usize, most: usize, out: &m
     for (first, vectors) in panels_of(n_out, most) {
         let width = vectors * LANES;
         let panel = &mut out[first * n_in..][..n_in * width];
-        for (j, row) in w[first * n_in..].chunks_exact(n_in).take(n_out - first).take(width).enumerate() {
-            for (k, &v) in row.iter().enumerate() {
-                panel[k * width + j] = v;
+        let neurons = (n_out - first).min(width);
+        let w = &w[first * n_in..][..neurons * n_in];
+        // row by row of the panel: its writes are contiguous, and the `neurons` lines of W
+        // read down a column serve the next 15 columns from the first-level cache
+        for (k, to) in panel.chunks_exact_mut(width).enumerate() {
+            for (j, to) in to[..neurons].iter_mut().enumerate() {
+                *to = w[j * n_in + k];
             }
         }
     }
@@ -314,6 +318,8 @@ unsafe fn scan(row: &[u8], out: *mut u32, marks: *mut u32) -> usize {
         let all: __mmask64 = if block.len() == 64 { !0 } else { (1u64 << block.len()) - 1 };
         // SAFETY: the mask stops at the block's end.
         let v = unsafe { _mm512_maskz_loadu_epi8(all, block.as_ptr().cast()) };
+        // the examples stream from memory: ask for 2 KB ahead (never faults)
+        _mm_prefetch::<_MM_HINT_T0>(block.as_ptr().wrapping_add(2048).cast());
         let nonzero = _mm512_test_epi8_mask(v, v);
         if nonzero == 0 {
             // SAFETY: the caller's room, one count per block.
@@ -477,6 +483,31 @@ mod tests {
                         );
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn the_scans_find_every_nonzero_byte() {
+        let scans = [Simd::Avx512, Simd::Avx2].into_iter().filter(|s| s.runs_here());
+        let mut scans: Vec<Nonzeros> = scans.map(Nonzeros::with).collect();
+        // every density from none to all, lengths across the 64-byte blocks
+        for (len, every) in
+            [(784, 1), (784, 2), (784, 5), (100, 1), (63, 3), (64, 1), (130, 7), (1, 1), (0, 1)]
+        {
+            let bytes: Vec<u8> =
+                (0..3 * len).map(|i| if i % every == 0 { (i % 255 + 1) as u8 } else { 0 }).collect();
+            let want: Vec<u32> = bytes[..len]
+                .iter()
+                .enumerate()
+                .filter(|&(_, &b)| b != 0)
+                .map(|(k, &b)| (k as u32) << 8 | u32::from(b))
+                .collect();
+            for nz in &mut scans {
+                nz.clear();
+                (0..3).for_each(|e| nz.push(&bytes[e * len..(e + 1) * len]));
+                assert_eq!(nz.example(0), want, "{:?} length {len}, 1 in {every}", nz.simd);
+                assert_eq!(nz.len(), bytes.iter().filter(|&&b| b != 0).count());
             }
         }
     }
