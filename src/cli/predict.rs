@@ -131,7 +131,7 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
     times.sort_by(f64::total_cmp);
     println!("model: {}", model.display());
     println!(
-        "evaluated {} examples in {:.4} s ({} thread{}{})",
+        "evaluated {} examples in {:.6} s ({} thread{}{})",
         test.total,
         times[times.len() / 2],
         threads,

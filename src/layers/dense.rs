@@ -382,6 +382,7 @@ impl Layer for Dense {
         // the first example tells dense data at once; the whole batch, counted as it is read
         if bytes.len() != batch * n_in
             || batch == 0
+            || n_in == 0
             || !sparse::available()
             || !sparse::sparse_enough(&bytes[..n_in])
         {

@@ -38,6 +38,10 @@ pub fn block_sums(z: &mut [f32], nz: &Nonzeros, panels_in: &[f32], n_in: usize, 
     assert_eq!(panels_in.len(), panels_len(n_in, n_out), "panels of Wᵀ");
     assert_eq!(z.len(), batch * n_out, "z is [batch, n_out]");
     assert!(batch == 0 || nz.example_len() == n_in, "examples of n_in inputs");
+    if n_in == 0 {
+        z.fill(0.0);
+        return true;
+    }
     let unit = &*UNIT;
     #[cfg(target_arch = "x86_64")]
     for (first, vectors) in panels_of(n_out, WIDE) {
@@ -45,7 +49,7 @@ pub fn block_sums(z: &mut [f32], nz: &Nonzeros, panels_in: &[f32], n_in: usize, 
         // scan blocks (of 64 inputs) per block of rows here
         let (m, nb) = (ROWS / BLOCK, n_in.div_ceil(BLOCK));
         for b in 0..nb.div_ceil(m) {
-            // rows b·64.. of the panel; codes hold k, so the kernel reads from the panel's start
+            // rows b·ROWS.. of the panel; codes hold k, so the kernel reads from the panel's start
             let panel = panels_in[first * n_in..].as_ptr();
             for (i, z) in z.chunks_exact_mut(n_out).enumerate() {
                 let z = &mut z[first..first + width];
@@ -143,7 +147,7 @@ mod tests {
         }
         // n_in across block edges (1 block, several, a short last one); n_out 1 to 2 panels
         for &(batch, n_in, n_out) in
-            &[(3, 784, 100), (2, 13, 130), (4, 200, 16), (1, 9, 1), (5, 128, 257), (2, 65, 17)]
+            &[(3, 784, 100), (2, 13, 130), (4, 200, 16), (1, 9, 1), (5, 128, 257), (2, 65, 17), (2, 0, 3)]
         {
             let bytes: Vec<u8> = (0..batch * n_in)
                 .map(|i| if i % 7 < 5 || i % 97 < 40 { 0 } else { (i * 53 % 256) as u8 })
@@ -152,7 +156,7 @@ mod tests {
             let mut panels = vec![f32::NAN; panels_len(n_in, n_out)];
             make_panels_of(&w, n_out, n_in, WIDE, &mut panels);
             let mut nz = Nonzeros::with(Simd::Avx512);
-            bytes.chunks_exact(n_in).for_each(|e| nz.push(e));
+            (0..batch).for_each(|i| nz.push(&bytes[i * n_in..(i + 1) * n_in]));
             let mut z = vec![f32::NAN; batch * n_out];
             assert!(block_sums(&mut z, &nz, &panels, n_in, n_out));
             for i in 0..batch {
