@@ -63,16 +63,18 @@ struct RecurrentWork {
     /// `[batch, H]` scratch: ∂C/∂h_t and ∂C/∂c_t carried back from step t + 1.
     dh: Buf,
     dc: Buf,
-    /// `[batch·T, H]` scratch: row (b, t) holds h_{t−1} of example b, for ∂C/∂U.
-    shifted: Buf,
-    /// `[H, G·H]`: Uᵀ, copied once per forward pass. With it the product of each step reads
-    /// U in the order the matrix-product kernel wants, where `U.t()` made it repack U at
-    /// every step.
-    u_t: Buf,
+    /// `[batch·T, H + F]`: row (b, t) holds what step t of example b multiplies,
+    /// `[h_{t−1} | x_t]` (h_{−1} = 0): forward, one product per step gives both terms of z;
+    /// backward, one product gives ∂C/∂U and ∂C/∂W side by side.
+    inputs: Buf,
+    /// `[H + F, G·H]`: `[Uᵀ; Wᵀ]`, copied once per forward pass, in the order the
+    /// matrix-product kernel reads (`U.t()` made it repack U at every step).
+    stacked: Buf,
     /// The layer's output (a copy of the last step's h when not `sequence`).
     out: Buf,
-    /// Per part of the batch (one per thread): its examples' share of ∂C/∂U and ∂C/∂W.
-    partials: Vec<(Array2<f32>, Array2<f32>)>,
+    /// Per part of the batch (one per thread): its examples' share of `[∂C/∂U | ∂C/∂W]`,
+    /// `[G·H, H + F]`.
+    partials: Vec<Array2<f32>>,
     batch: usize,
 }
 
@@ -164,29 +166,31 @@ struct Fixed<'a> {
 }
 
 impl Fixed<'_> {
-    /// The forward pass (see `forward`) for some examples: `x: [n, T·F]`, `u_t` = Uᵀ
-    /// `[H, G·H]` contiguous, the rest `[n·T, ·]`.
+    /// The forward pass (see `forward`) for some examples: `x: [n, T·F]`, `stacked` =
+    /// `[Uᵀ; Wᵀ]` `[H + F, G·H]` contiguous, `inputs` `[n·T, H + F]`, the rest `[n·T, ·]`.
     fn forward_rows(
         &self,
-        u_t: ArrayView2<f32>,
+        stacked: ArrayView2<f32>,
         x: ArrayView2<f32>,
+        mut inputs: ArrayViewMut2<f32>,
         mut gates: ArrayViewMut2<f32>,
         mut hiddens: ArrayViewMut2<f32>,
         mut cells: ArrayViewMut2<f32>,
     ) {
-        let (batch, steps, h) = (x.nrows(), self.steps, self.u.ncols());
-        // All steps' input terms at once: rows (b, t) of x are contiguous, F each.
-        let xs = x.into_shape_with_order((batch * steps, self.features)).expect("rows are contiguous");
-        // (the biases are added where each step reads its gates, saving a pass over them)
-        matmul(0.0, &mut gates, 1.0, &xs, &self.w.t());
+        let (batch, steps, h, f) = (x.nrows(), self.steps, self.u.ncols(), self.features);
+        // x_t beside (later) h_{t−1} in every row (b, t); rows (b, t) of x are contiguous, F each
+        let xs = x.into_shape_with_order((batch * steps, f)).expect("rows are contiguous");
+        inputs.slice_mut(s![.., h..]).assign(&xs);
+        inputs.slice_mut(s![0..;steps, ..h]).fill(0.0);
         let b = self.b.as_slice().expect("contiguous");
         let zeros = vec![0.0f32; h]; // c_{−1}
         for t in 0..steps {
             let mut z = gates.slice_mut(s![t..;steps, ..]);
-            if t > 0 {
-                let h_prev = hiddens.slice(s![t - 1..;steps, ..]);
-                step_product(1.0, &mut z, &h_prev, &u_t);
-            }
+            // z = [h_{t−1} | x_t]·[Uᵀ; Wᵀ], one product for both terms (x_t alone at t = 0);
+            // the biases are added where the step reads its gates, saving a pass over them
+            let rows = inputs.slice(s![t..;steps, if t == 0 { h } else { 0 }..]);
+            let by = stacked.slice(s![if t == 0 { h } else { 0 }.., ..]);
+            step_product(0.0, &mut z, &rows, &by);
             match self.cell {
                 Cell::Rnn => {
                     for (mut zr, mut hr) in
@@ -211,25 +215,26 @@ impl Fixed<'_> {
                     }
                 }
             }
+            if t + 1 < steps {
+                inputs.slice_mut(s![t + 1..;steps, ..h]).assign(&hiddens.slice(s![t..;steps, ..]));
+            }
         }
     }
 
     /// BPTT (see `backward`) for some examples: `grad: [n, T·H or H]`, `gates` (values in,
-    /// ∂C/∂z out), `hiddens`, `cells`: `[n·T, ·]`; `dh`, `dc`: `[n, H]` and `shifted`
-    /// `[n·T, H]` scratch; their share of
-    /// ∂C/∂U into `nabla_u`, and, from their inputs `x: [n, T·F]`, of ∂C/∂W into `nabla_w`.
+    /// ∂C/∂z out), `cells`: `[n·T, ·]`; `dh`, `dc`: `[n, H]` scratch; their share of
+    /// `[∂C/∂U | ∂C/∂W]` into `nabla`, from the forward pass's `inputs` `[n·T, H + F]`.
     #[allow(clippy::too_many_arguments)]
     fn backward_rows(
         &self,
         sequence: bool,
         grad: ArrayView2<f32>,
         mut gates: ArrayViewMut2<f32>,
-        hiddens: ArrayView2<f32>,
+        inputs: ArrayView2<f32>,
         cells: ArrayView2<f32>,
         mut dh: ArrayViewMut2<f32>,
         mut dc: ArrayViewMut2<f32>,
-        mut shifted: ArrayViewMut2<f32>,
-        (nabla_u, x, nabla_w): (&mut Array2<f32>, ArrayView2<f32>, &mut Array2<f32>),
+        nabla: &mut Array2<f32>,
     ) {
         let (batch, steps, h) = (grad.nrows(), self.steps, self.u.ncols());
         dh.fill(0.0);
@@ -268,17 +273,9 @@ impl Fixed<'_> {
                 step_product(0.0, &mut dh, &z.view(), &self.u);
             }
         }
-        // this part's ∂C/∂U = Σ_t dZ_tᵀ·h_{t−1}, every step at once: each row (b, t) of
-        // `shifted` holds h_{t−1} of example b (0 for t = 0), beside row (b, t) of dZ
-        let (hs, sh) = (hiddens.as_slice().expect("contiguous"), shifted.as_slice_mut().expect("contiguous"));
-        for (from, to) in hs.chunks_exact(steps * h).zip(sh.chunks_exact_mut(steps * h)) {
-            to[..h].fill(0.0);
-            to[h..].copy_from_slice(&from[..(steps - 1) * h]);
-        }
-        matmul(0.0, &mut nabla_u.view_mut(), 1.0, &gates.t(), &shifted.view());
-        // and ∂C/∂W = dZᵀ·X
-        let xs = x.into_shape_with_order((batch * steps, self.features)).expect("rows are contiguous");
-        matmul(0.0, &mut nabla_w.view_mut(), 1.0, &gates.t(), &xs);
+        // this part's [∂C/∂U | ∂C/∂W] = Σ_t dZ_tᵀ·[h_{t−1} | x_t], every step at once: row
+        // (b, t) of `inputs` holds [h_{t−1} | x_t] of example b, beside row (b, t) of dZ
+        matmul(0.0, &mut nabla.view_mut(), 1.0, &gates.t(), &inputs);
     }
 }
 
@@ -419,8 +416,8 @@ impl Layer for Recurrent {
             hiddens: Buf::default(),
             dh: Buf::default(),
             dc: Buf::default(),
-            shifted: Buf::default(),
-            u_t: Buf::default(),
+            inputs: Buf::default(),
+            stacked: Buf::default(),
             out: Buf::default(),
             partials: Vec::new(),
             batch: 0,
@@ -447,13 +444,16 @@ impl Layer for Recurrent {
         let mut gates = st.gates.rows_mut(batch * steps, g);
         let mut hiddens = st.hiddens.rows_mut(batch * steps, h);
         let mut cells = st.cells.rows_mut(batch * steps, if self.cell == Cell::Lstm { h } else { 0 });
+        let mut inputs = st.inputs.rows_mut(batch * steps, h + self.features);
         let p = self.fixed();
-        let mut u_t = st.u_t.rows_mut(h, g);
-        u_t.assign(&p.u.t());
-        let u_t = u_t.view();
+        let mut stacked = st.stacked.rows_mut(h + self.features, g);
+        stacked.slice_mut(s![..h, ..]).assign(&p.u.t());
+        stacked.slice_mut(s![h.., ..]).assign(&p.w.t());
+        let stacked = stacked.view();
         // Each example's recurrence is its own: parts of the batch run on their own threads.
         let parts: Vec<_> = x
             .axis_chunks_iter(Axis(0), chunk)
+            .zip(inputs.axis_chunks_iter_mut(Axis(0), chunk * steps))
             .zip(gates.axis_chunks_iter_mut(Axis(0), chunk * steps))
             .zip(
                 hiddens
@@ -461,7 +461,9 @@ impl Layer for Recurrent {
                     .zip(cells.axis_chunks_iter_mut(Axis(0), chunk * steps)),
             )
             .collect();
-        let run = |((x, gates), (hiddens, cells))| p.forward_rows(u_t, x, gates, hiddens, cells);
+        let run = |(((x, inputs), gates), (hiddens, cells))| {
+            p.forward_rows(stacked, x, inputs, gates, hiddens, cells)
+        };
         crate::team::for_parts(parts, run);
         let mut out = st.out.rows_mut(batch, self.out_width());
         if self.sequence {
@@ -496,7 +498,7 @@ impl Layer for Recurrent {
     fn backward(
         &self,
         work: &mut Work,
-        x: ArrayView2<f32>,
+        _x: ArrayView2<f32>,
         grad: ArrayViewMut2<f32>,
         _grad_is_delta: bool,
         grad_x: Option<ArrayViewMut2<f32>>,
@@ -507,13 +509,12 @@ impl Layer for Recurrent {
         let chunk = part_size(batch, batch * steps * g * (h + self.features));
         let n_parts = batch.div_ceil(chunk);
         while st.partials.len() < n_parts {
-            st.partials.push((Array2::zeros((g, h)), Array2::zeros((g, self.features))));
+            st.partials.push(Array2::zeros((g, h + self.features)));
         }
         let mut dh = st.dh.rows_mut(batch, h);
         let mut dc = st.dc.rows_mut(batch, h);
-        let mut shifted = st.shifted.rows_mut(batch * steps, h);
         let mut gates = st.gates.rows_mut(batch * steps, g);
-        let hiddens = st.hiddens.rows(batch * steps, h);
+        let inputs = st.inputs.rows(batch * steps, h + self.features);
         let cells = st.cells.rows(batch * steps, if self.cell == Cell::Lstm { h } else { 0 });
         let p = self.fixed();
         let sequence = self.sequence;
@@ -521,34 +522,34 @@ impl Layer for Recurrent {
             .axis_chunks_iter(Axis(0), chunk)
             .zip(gates.axis_chunks_iter_mut(Axis(0), chunk * steps))
             .zip(
-                hiddens
+                inputs
                     .axis_chunks_iter(Axis(0), chunk * steps)
                     .zip(cells.axis_chunks_iter(Axis(0), chunk * steps)),
             )
-            .zip(
-                dh.axis_chunks_iter_mut(Axis(0), chunk)
-                    .zip(dc.axis_chunks_iter_mut(Axis(0), chunk))
-                    .zip(shifted.axis_chunks_iter_mut(Axis(0), chunk * steps)),
-            )
-            .zip(x.axis_chunks_iter(Axis(0), chunk).zip(st.partials.iter_mut()))
+            .zip(dh.axis_chunks_iter_mut(Axis(0), chunk).zip(dc.axis_chunks_iter_mut(Axis(0), chunk)))
+            .zip(st.partials.iter_mut())
             .collect();
-        let run = |((((grad, gates), (hiddens, cells)), ((dh, dc), shifted)), (x, sums)): (
-            _,
-            (_, &mut (Array2<f32>, Array2<f32>)),
-        )| {
-            let (nabla_u, nabla_w) = (&mut sums.0, &mut sums.1);
-            p.backward_rows(sequence, grad, gates, hiddens, cells, dh, dc, shifted, (nabla_u, x, nabla_w));
+        let run = |((((grad, gates), (inputs, cells)), (dh, dc)), nabla): (_, &mut Array2<f32>)| {
+            p.backward_rows(sequence, grad, gates, inputs, cells, dh, dc, nabla);
         };
         crate::team::for_parts(parts, run);
-        // the parts' ∂C/∂U and ∂C/∂W, added in a fixed order
+        // the parts' [∂C/∂U | ∂C/∂W], added in a fixed order, row by row into U's and W's
         let [nabla_w, nabla_u, nabla_b] = grads else {
             unreachable!("a recurrent layer has three gradients")
         };
-        nabla_u.copy_from_slice(st.partials[0].0.as_slice().expect("contiguous"));
-        nabla_w.copy_from_slice(st.partials[0].1.as_slice().expect("contiguous"));
-        for (u, w) in &st.partials[1..n_parts] {
-            nabla_u.iter_mut().zip(u.iter()).for_each(|(s, p)| *s += p);
-            nabla_w.iter_mut().zip(w.iter()).for_each(|(s, p)| *s += p);
+        let f = self.features;
+        for (k, part) in st.partials[..n_parts].iter().enumerate() {
+            let rows = nabla_u.chunks_exact_mut(h).zip(nabla_w.chunks_exact_mut(f));
+            for ((u, w), sums) in rows.zip(part.rows()) {
+                let sums = sums.to_slice().expect("contiguous");
+                if k == 0 {
+                    u.copy_from_slice(&sums[..h]);
+                    w.copy_from_slice(&sums[h..]);
+                } else {
+                    u.iter_mut().zip(&sums[..h]).for_each(|(s, p)| *s += p);
+                    w.iter_mut().zip(&sums[h..]).for_each(|(s, p)| *s += p);
+                }
+            }
         }
         // dZ for every (example, step) is now in `gates`
         let dz = gates.view();
