@@ -134,10 +134,11 @@ const STEP_ROWS: usize = 16;
 
 /// `out = alpha·out + a·b` for one step of the recurrence (`a` one row per example), done
 /// `STEP_ROWS` examples at a time. Given more than 48 rows at once, the product routine copies
-/// `b` (U or Uᵀ, 256 KB for the LSTM of 128) into its own layout first, at every step forward
+/// `b` (`[Uᵀ; Wᵀ]` forward, U back: ~300 KB for the LSTM of 128) into its own layout first, at every step forward
 /// and back; in slices of 16 it reads `b` where it lies. lstm-128, 1 thread, 20,000
 /// images, alternating runs (time ratios of the medians of 3): 32 rows at a time against all
-/// 64, 0.970; 16 against 32, 0.971; 8 against 16, 1.028; 16 against all 64, 0.945.
+/// 64, 0.970; 16 against 32, 0.971; 8 against 16, 1.028; 16 against all 64, 0.945. Re-checked
+/// with the stacked product (3 runs each): 12, 18 and 24 rows no faster than 16, all 64 slower.
 /// Each element's sum is the same, so the results are too.
 fn step_product(alpha: f32, out: &mut ArrayViewMut2<f32>, a: &ArrayView2<f32>, b: &ArrayView2<f32>) {
     for (mut out, a) in
@@ -425,7 +426,7 @@ impl Layer for Recurrent {
         Work::new(&self.params, st)
     }
 
-    /// For t = 1..T, with one product on the input for all steps and one per step on h_{t−1}:
+    /// For t = 1..T, with one product per step on `[h_{t−1} | x_t]` (x_t alone at the first):
     ///
     /// RNN:  h_t = tanh(W x_t + U h_{t−1} + b)
     ///
