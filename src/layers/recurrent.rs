@@ -72,8 +72,8 @@ struct RecurrentWork {
     stacked: Buf,
     /// The layer's output (a copy of the last step's h when not `sequence`).
     out: Buf,
-    /// Per part of the batch (one per thread): its examples' share of `[∂C/∂U | ∂C/∂W]`,
-    /// `[G·H, H + F]`.
+    /// Per part of the batch (one per thread): its examples' share of `[∂C/∂U | ∂C/∂W]ᵀ`,
+    /// `[H + F, G·H]`.
     partials: Vec<Array2<f32>>,
     batch: usize,
 }
@@ -224,7 +224,7 @@ impl Fixed<'_> {
 
     /// BPTT (see `backward`) for some examples: `grad: [n, T·H or H]`, `gates` (values in,
     /// ∂C/∂z out), `cells`: `[n·T, ·]`; `dh`, `dc`: `[n, H]` scratch; their share of
-    /// `[∂C/∂U | ∂C/∂W]` into `nabla`, from the forward pass's `inputs` `[n·T, H + F]`.
+    /// `[∂C/∂U | ∂C/∂W]ᵀ` `[H + F, G·H]` into `nabla`, from the forward pass's `inputs` `[n·T, H + F]`.
     #[allow(clippy::too_many_arguments)]
     fn backward_rows(
         &self,
@@ -274,9 +274,11 @@ impl Fixed<'_> {
                 step_product(0.0, &mut dh, &z.view(), &self.u);
             }
         }
-        // this part's [∂C/∂U | ∂C/∂W] = Σ_t dZ_tᵀ·[h_{t−1} | x_t], every step at once: row
-        // (b, t) of `inputs` holds [h_{t−1} | x_t] of example b, beside row (b, t) of dZ
-        matmul(0.0, &mut nabla.view_mut(), 1.0, &gates.t(), &inputs);
+        // this part's [∂C/∂U | ∂C/∂W]ᵀ = Σ_t [h_{t−1} | x_t]ᵀ·dZ_t, every step at once: row
+        // (b, t) of `inputs` holds [h_{t−1} | x_t] of example b, beside row (b, t) of dZ.
+        // Transposed, so that the product reads dZ by rows: the other way round, dZᵀ·inputs,
+        // measured 1.95 ms against 1.74 ms per batch of 64 (a third of the layer's arithmetic)
+        matmul(0.0, &mut nabla.view_mut(), 1.0, &inputs.t(), &gates.view());
     }
 }
 
@@ -510,7 +512,7 @@ impl Layer for Recurrent {
         let chunk = part_size(batch, batch * steps * g * (h + self.features));
         let n_parts = batch.div_ceil(chunk);
         while st.partials.len() < n_parts {
-            st.partials.push(Array2::zeros((g, h + self.features)));
+            st.partials.push(Array2::zeros((h + self.features, g)));
         }
         let mut dh = st.dh.rows_mut(batch, h);
         let mut dc = st.dc.rows_mut(batch, h);
@@ -534,22 +536,21 @@ impl Layer for Recurrent {
             p.backward_rows(sequence, grad, gates, inputs, cells, dh, dc, nabla);
         };
         crate::team::for_parts(parts, run);
-        // the parts' [∂C/∂U | ∂C/∂W], added in a fixed order, row by row into U's and W's
+        // the parts' [∂C/∂U | ∂C/∂W]ᵀ, added in a fixed order, transposed into U's and W's
         let [nabla_w, nabla_u, nabla_b] = grads else {
             unreachable!("a recurrent layer has three gradients")
         };
         let f = self.features;
+        let mut nabla_u = ArrayViewMut2::from_shape((g, h), &mut nabla_u[..]).expect("U is [G·H, H]");
+        let mut nabla_w = ArrayViewMut2::from_shape((g, f), &mut nabla_w[..]).expect("W is [G·H, F]");
         for (k, part) in st.partials[..n_parts].iter().enumerate() {
-            let rows = nabla_u.chunks_exact_mut(h).zip(nabla_w.chunks_exact_mut(f));
-            for ((u, w), sums) in rows.zip(part.rows()) {
-                let sums = sums.to_slice().expect("contiguous");
-                if k == 0 {
-                    u.copy_from_slice(&sums[..h]);
-                    w.copy_from_slice(&sums[h..]);
-                } else {
-                    u.iter_mut().zip(&sums[..h]).for_each(|(s, p)| *s += p);
-                    w.iter_mut().zip(&sums[h..]).for_each(|(s, p)| *s += p);
-                }
+            let (u, w) = (part.slice(s![..h, ..]), part.slice(s![h.., ..]));
+            if k == 0 {
+                nabla_u.assign(&u.t());
+                nabla_w.assign(&w.t());
+            } else {
+                nabla_u += &u.t();
+                nabla_w += &w.t();
             }
         }
         // dZ for every (example, step) is now in `gates`
