@@ -208,17 +208,24 @@ impl Fixed<'_> {
                 Cell::Lstm => {
                     let cs = cells.as_slice_mut().expect("contiguous");
                     let hs = hiddens.as_slice_mut().expect("contiguous");
+                    let ins = inputs.as_slice_mut().expect("contiguous");
+                    let width = h + f + 1;
                     for e in 0..batch {
                         let r = e * steps + t;
                         let mut zr = z.row_mut(e);
                         let z = zr.as_slice_mut().expect("rows are contiguous");
                         let (before, from_r) = cs.split_at_mut(r * h);
                         let c_prev: &[f32] = if t > 0 { &before[(r - 1) * h..] } else { &zeros };
-                        gate_step(z, c_prev, &mut from_r[..h], &mut hs[r * h..(r + 1) * h]);
+                        let h_t = &mut hs[r * h..(r + 1) * h];
+                        gate_step(z, c_prev, &mut from_r[..h], h_t);
+                        // h_t into the next step's inputs while it is in cache
+                        if t + 1 < steps {
+                            ins[(r + 1) * width..(r + 1) * width + h].copy_from_slice(h_t);
+                        }
                     }
                 }
             }
-            if t + 1 < steps {
+            if self.cell == Cell::Rnn && t + 1 < steps {
                 inputs.slice_mut(s![t + 1..;steps, ..h]).assign(&hiddens.slice(s![t..;steps, ..]));
             }
         }
