@@ -87,8 +87,8 @@ impl Activation {
         }
     }
 
-    /// a = σ(z) for one example's `n` neurons (or, for elementwise neurons, for several
-    /// examples' one after another) (16 lanes at a time where the CPU has AVX-512).
+    /// a = σ(z) for one example's `n` neurons, 16 lanes at a time where the CPU has AVX-512
+    /// (for elementwise neurons, `z` may hold several examples one after another).
     ///
     /// With AVX-512, σ and tanh are [`x16`]'s: the division a reciprocal estimate and one
     /// Newton step, within an ulp or two of the plain functions. Evaluating MNIST's test set
