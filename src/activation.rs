@@ -61,7 +61,8 @@ impl Activation {
     }
 
     /// z ← z + b (b added to every row), then a = σ(z): a dense layer's forward pass after its
-    /// product, row by row while the row is in cache. `b` is `[n]`, `z` and `a` `[batch, n]`.
+    /// product, a few rows at a time while they are in cache. `b` is `[n]`, `z` and `a`
+    /// `[batch, n]`.
     ///
     /// Elementwise neurons over contiguous rows take [`ROWS_AT_ONCE`] rows per call of the
     /// vector loop, so that a row whose length is not a multiple of 16 (100 neurons: 6 vectors
