@@ -297,7 +297,7 @@ impl Network {
         ws: &mut Workspace,
         bytes: &[u8],
         batch: usize,
-        prepared: &std::sync::OnceLock<Buf>,
+        prepared: &crate::layers::Prepared,
     ) -> bool {
         if !self.layers[0].forward_bytes(&mut ws.works[0], bytes, batch, prepared) {
             return false;

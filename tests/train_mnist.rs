@@ -160,19 +160,25 @@ fn an_evaluator_kept_between_calls_gives_what_evaluate_gives() {
     let (mut small, mut rng) = chapter1_net(3);
     let cfg = TrainConfig { epochs: 1, ..TrainConfig::default() };
     train(&mut small, &data.training, None, &cfg, &mut rng, &mut Silent).unwrap();
-    let wide = Network::dense(
-        &[784, 100, 10],
-        Activation::Sigmoid,
-        Activation::Sigmoid,
-        Cost::Quadratic,
-        Init::Scaled,
-        &mut rng,
-    )
-    .unwrap();
+    let mut wide = || {
+        Network::dense(
+            &[784, 100, 10],
+            Activation::Sigmoid,
+            Activation::Sigmoid,
+            Cost::Quadratic,
+            Init::Scaled,
+            &mut rng,
+        )
+        .unwrap()
+    };
+    // two networks of one shape (what the first layer prepares is kept for the same weights)
+    let (wide, other) = (wide(), wide());
     let none = Regulariser::default();
     let mut evaluator = Evaluator::default();
     // one evaluator across thread counts and networks, back and forth
-    for (net, threads) in [(&small, 1), (&small, 2), (&wide, 2), (&small, 2), (&wide, 1), (&small, 1)] {
+    for (net, threads) in
+        [(&small, 1), (&small, 2), (&wide, 2), (&other, 2), (&small, 2), (&wide, 1), (&other, 1), (&small, 1)]
+    {
         let fresh = evaluate(net, &data.test, &none, threads);
         let kept = evaluator.evaluate(net, &data.test, &none, threads);
         assert_eq!(kept, fresh, "{threads} threads");
@@ -185,4 +191,10 @@ fn an_evaluator_kept_between_calls_gives_what_evaluate_gives() {
     let one = evaluator.evaluate(&small, &data.test, &none, 1);
     assert!(one.accuracy() > 0.85, "{}", one.accuracy());
     assert_eq!(one.correct, evaluator.evaluate(&small, &data.test, &none, 2).correct);
+    // the same network changed in place, as training does between epochs, and one weight
+    // changed only
+    train(&mut small, &data.training, None, &cfg, &mut rng, &mut Silent).unwrap();
+    assert_eq!(evaluator.evaluate(&small, &data.test, &none, 2), evaluate(&small, &data.test, &none, 2));
+    small.layers[0].params_mut()[0][14 * 28 + 14] += 100.0; // W[0, a central pixel]
+    assert_eq!(evaluator.evaluate(&small, &data.test, &none, 1), evaluate(&small, &data.test, &none, 1));
 }

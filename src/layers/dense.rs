@@ -370,13 +370,7 @@ impl Layer for Dense {
 
     /// z = x·Wᵀ + b, a = σ(z) from the nonzero bytes of each example (`prepared` holds Wᵀ
     /// in panels: `layers/sparse_input.rs`, `layers/sparse_eval.rs`).
-    fn forward_bytes(
-        &self,
-        work: &mut Work,
-        bytes: &[u8],
-        batch: usize,
-        prepared: &std::sync::OnceLock<Buf>,
-    ) -> bool {
+    fn forward_bytes(&self, work: &mut Work, bytes: &[u8], batch: usize, prepared: &super::Prepared) -> bool {
         use super::sparse_input as sparse;
         let n_in = self.n_in;
         // the first example tells dense data at once; the whole batch, counted as it is read
@@ -397,12 +391,11 @@ impl Layer for Dense {
         }
         // AVX-512: wide panels taken in blocks of rows (sparse_eval.rs); else training's
         let blocks = nonzeros.simd() == sparse::Simd::Avx512;
-        // made by the first call (of any thread) that needs it
-        let prepared = prepared.get_or_init(|| {
-            let mut panels = Buf::zeros(sparse::panels_len(n_in, self.n_out));
-            let most = if blocks { super::sparse_eval::WIDE } else { sparse::PANEL / 16 };
-            sparse::make_panels_of(&self.params[W], self.n_out, n_in, most, &mut panels);
-            panels
+        // made by the first call (of any thread) that needs it, unless these weights made it last
+        let most = if blocks { super::sparse_eval::WIDE } else { sparse::PANEL / 16 };
+        let (w, shape) = (&self.params[W][..], [self.n_out, n_in, most]);
+        let prepared = prepared.get_or_make(w, &shape, sparse::panels_len(n_in, self.n_out), |panels| {
+            sparse::make_panels_of(w, self.n_out, n_in, most, panels);
         });
         assert_eq!(prepared.len(), sparse::panels_len(n_in, self.n_out), "prepared for this layer");
         st.batch = batch;

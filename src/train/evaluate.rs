@@ -3,10 +3,9 @@
 
 use crate::buffer::Buf;
 use crate::data::Examples;
-use crate::layers::LayerSpec;
+use crate::layers::{LayerSpec, Prepared};
 use crate::network::{Network, Workspace};
 use crate::optim::Regulariser;
-use std::sync::OnceLock;
 
 /// Cost and accuracy of a network on a set of examples.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -56,6 +55,9 @@ pub fn evaluate<E: Examples + ?Sized>(
 pub struct Evaluator {
     specs: Vec<LayerSpec>,
     parts: Vec<Part>,
+    /// Wᵀ for a first layer that reads bytes (Network::feedforward_bytes), made for all the
+    /// threads of an evaluation, again only if the weights have changed.
+    prepared: Prepared,
 }
 
 /// One thread's buffers.
@@ -96,13 +98,13 @@ impl Evaluator {
                 idx: Vec::new(),
             });
         }
-        // Wᵀ for a first layer that reads bytes (Network::feedforward_bytes), made once for all
-        let prepared = OnceLock::new();
+        // (made by the last evaluation: kept, even if that one was cut short by a panic)
+        self.prepared.put_back();
+        let prepared = &self.prepared;
         let range = |p: usize| p * per_part..((p + 1) * per_part).min(data.len());
         let (cost, correct) = match &mut self.parts[..parts] {
-            [one] => one.evaluate_range(net, data, 0..data.len(), chunk, &prepared),
+            [one] => one.evaluate_range(net, data, 0..data.len(), chunk, prepared),
             [first, others @ ..] => std::thread::scope(|scope| {
-                let prepared = &prepared;
                 let others: Vec<_> = others
                     .iter_mut()
                     .enumerate()
@@ -119,6 +121,7 @@ impl Evaluator {
             }),
             [] => unreachable!("at least one part"),
         };
+        self.prepared.put_back();
         let n = data.len().max(1) as f64;
         let groups = data.target_size() / data.class_count().max(1);
         Evaluation { cost: cost / n + reg.penalty(net), correct, total: data.len() * groups }
@@ -133,7 +136,7 @@ impl Part {
         data: &E,
         range: std::ops::Range<usize>,
         chunk: usize,
-        prepared: &OnceLock<Buf>,
+        prepared: &Prepared,
     ) -> (f64, usize) {
         let (inputs, targets, k) = (data.input_size(), data.target_size(), data.class_count().max(1));
         let chunk = chunk.min(range.len()).max(1);
