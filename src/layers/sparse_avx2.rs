@@ -10,34 +10,75 @@ use std::arch::x86_64::*;
 /// Floats in one AVX2 vector.
 const HALF: usize = 8;
 
-/// Writes the codes `k << 8 | byte` of the nonzero bytes of `row` at `out`, 32 bytes at a
-/// time, and after each 64 bytes how many so far at `marks`; returns how many. `out` must
-/// have room for `row.len()` codes, `marks` for `row.len().div_ceil(64)` counts.
+/// Writes the codes `k << 8 | byte` of the nonzero bytes of `row` at `out`, and after each 64
+/// bytes how many so far at `marks`; returns how many. `out` must have room for
+/// `row.len() + 8` codes, `marks` for `row.len().div_ceil(64)` counts.
+///
+/// Eight bytes at a time without a branch: their eight codes in one vector, the nonzero ones
+/// moved to the front by a permutation looked up from the byte mask ([`PACK`]), all eight
+/// stored, and `n` moved on by how many count. Writing the codes one by one, a loop over the
+/// mask's bits, mispredicted the end of every block: 17% of a chapter-1 epoch on AMD Zen 2.
 #[target_feature(enable = "avx2,bmi1,popcnt")]
 pub unsafe fn scan(row: &[u8], out: *mut u32, marks: *mut u32) -> usize {
     let mut n = 0;
-    for (b, block) in row.chunks(32).enumerate() {
-        let mut bits: u32 = if block.len() == 32 {
-            // SAFETY: a block of 32 bytes.
-            let v = unsafe { _mm256_loadu_si256(block.as_ptr().cast()) };
-            !(_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_setzero_si256())) as u32)
+    // k << 8 for k = 0..8
+    let iota = _mm256_slli_epi32::<8>(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    for (b, block) in row.chunks(64).enumerate() {
+        // a last, shorter block is read from a copy padded with zeros
+        let mut padded = [0u8; 64];
+        let bytes = if block.len() == 64 {
+            block.as_ptr()
         } else {
-            block.iter().enumerate().filter(|&(_, &v)| v != 0).fold(0, |m, (j, _)| m | 1 << j)
+            padded[..block.len()].copy_from_slice(block);
+            padded.as_ptr()
         };
-        while bits != 0 {
-            let j = bits.trailing_zeros() as usize;
-            // SAFETY: the caller's room: one code per byte at most.
-            unsafe { out.add(n).write(((b * 32 + j) as u32) << 8 | u32::from(block[j])) };
-            n += 1;
-            bits &= bits - 1;
+        // the examples stream from memory: ask for 2 KB ahead (never faults)
+        _mm_prefetch::<_MM_HINT_T0>(block.as_ptr().wrapping_add(2048).cast());
+        // SAFETY: 64 bytes at `bytes`, in two halves.
+        let nonzero = |h: usize| {
+            let v = unsafe { _mm256_loadu_si256(bytes.add(32 * h).cast()) };
+            u64::from(!(_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_setzero_si256())) as u32))
+        };
+        let nonzero = nonzero(0) | nonzero(1) << 32;
+        if nonzero != 0 {
+            for g in 0..8 {
+                let m = (nonzero >> (8 * g)) as u8;
+                let k = (b * 64 + g * 8) as i32;
+                // SAFETY: bytes 8g..8g + 8 of the 64; PACK's rows are 8 lanes; the caller's
+                // room: n ≤ bytes scanned so far, and 8 more.
+                unsafe {
+                    let x = _mm256_cvtepu8_epi32(_mm_loadl_epi64(bytes.add(8 * g).cast()));
+                    let codes = _mm256_or_si256(x, _mm256_add_epi32(iota, _mm256_set1_epi32(k << 8)));
+                    let to_front = _mm256_loadu_si256(PACK[usize::from(m)].as_ptr().cast());
+                    _mm256_storeu_si256(out.add(n).cast(), _mm256_permutevar8x32_epi32(codes, to_front));
+                }
+                n += m.count_ones() as usize;
+            }
         }
-        if b % 2 == 1 || (b + 1) * 32 >= row.len() {
-            // SAFETY: the caller's room, one count per 64 bytes.
-            unsafe { marks.add(b / 2).write(n as u32) };
-        }
+        // SAFETY: the caller's room, one count per block.
+        unsafe { marks.add(b).write(n as u32) };
     }
     n
 }
+
+/// For each mask of 8 lanes, the lanes whose bit is set, in order, then zeros: the indices
+/// that move them to the front.
+static PACK: [[u32; 8]; 256] = {
+    let mut t = [[0; 8]; 256];
+    let mut m = 0;
+    while m < 256 {
+        let (mut n, mut i) = (0, 0);
+        while i < 8 {
+            if m >> i & 1 == 1 {
+                t[m][n] = i as u32;
+                n += 1;
+            }
+            i += 1;
+        }
+        m += 1;
+    }
+    t
+};
 
 /// The first `n` of up to `16·V` lanes of `src`, zeros after: a tail as whole vectors.
 fn padded<const V: usize>(src: &[f32]) -> [[f32; 16]; V] {
