@@ -1,8 +1,10 @@
 //! The one matrix product everything uses: `c ← alpha·c + beta·a·b`.
 //!
-//! Backed by the `gemm` crate, which picks an AVX2/AVX-512 kernel at run time and, unlike a
-//! packing BLAS, stays quick on the small shapes of mini-batch training (10×784·784×30 takes a
-//! few microseconds). Any strides work, so transposes are free views (`w.t()`).
+//! Backed by `gemm-f32`, the f32 part of the `gemm` crate, which picks an AVX2/AVX-512 kernel
+//! at run time and, unlike a packing BLAS, stays quick on the small shapes of mini-batch
+//! training (10×784·784×30 takes a few microseconds). Any strides work, so transposes are free
+//! views (`w.t()`). (`gemm` itself also builds its f64, f16 and complex kernels, which nndl
+//! never calls: most of a minute of a clean build's CPU time.)
 
 use ndarray::{ArrayView2, ArrayViewMut2};
 
@@ -23,30 +25,54 @@ pub fn matmul(alpha: f32, c: &mut ArrayViewMut2<f32>, beta: f32, a: &ArrayView2<
         c.mapv_inplace(|v| if alpha == 0.0 { 0.0 } else { alpha * v });
         return;
     }
-    let (cs, as_, bs) = ([c.strides()[0], c.strides()[1]], a.strides(), b.strides());
+    // (pointer, row stride, column stride) of each
+    let mut c = (c.as_mut_ptr(), c.strides()[0], c.strides()[1]);
+    let (mut a, mut b) =
+        ((a.as_ptr(), a.strides()[0], a.strides()[1]), (b.as_ptr(), b.strides()[0], b.strides()[1]));
+    let (mut m, mut n) = (m, n);
+    // The kernels want c column-major (its rows the shorter step), as `gemm::gemm` arranges
+    // before calling them: otherwise they compute cᵀ = bᵀ·aᵀ.
+    if c.2.abs() < c.1.abs() {
+        (c, a, b, m, n) = ((c.0, c.2, c.1), (b.0, b.2, b.1), (a.0, a.2, a.1), n, m);
+    }
+    // ndarray's views may step backwards; the kernels step forwards (also as `gemm::gemm`).
+    // SAFETY (each): the first element of a dimension walked the other way, inside the view.
+    if c.1 < 0 {
+        (c.0, c.1) = (unsafe { c.0.offset((m - 1) as isize * c.1) }, -c.1);
+        (a.0, a.1) = (unsafe { a.0.offset((m - 1) as isize * a.1) }, -a.1);
+    }
+    if c.2 < 0 {
+        (c.0, c.2) = (unsafe { c.0.offset((n - 1) as isize * c.2) }, -c.2);
+        (b.0, b.2) = (unsafe { b.0.offset((n - 1) as isize * b.2) }, -b.2);
+    }
+    if a.2 < 0 {
+        (a.0, a.2) = (unsafe { a.0.offset((k - 1) as isize * a.2) }, -a.2);
+        (b.0, b.1) = (unsafe { b.0.offset((k - 1) as isize * b.1) }, -b.1);
+    }
     // SAFETY: the three views are valid for the dimensions checked above, with the strides
-    // ndarray reports; `c` is borrowed mutably, so it does not alias `a` or `b`.
+    // ndarray reports (reversed above where negative); `c` is borrowed mutably, so it does not
+    // alias `a` or `b`.
     unsafe {
-        gemm::gemm(
+        gemm_f32::gemm::f32::get_gemm_fn()(
             m,
             n,
             k,
-            c.as_mut_ptr(),
-            cs[1],
-            cs[0],
+            c.0,
+            c.2,
+            c.1,
             alpha != 0.0,
-            a.as_ptr(),
-            as_[1],
-            as_[0],
-            b.as_ptr(),
-            bs[1],
-            bs[0],
+            a.0,
+            a.2,
+            a.1,
+            b.0,
+            b.2,
+            b.1,
             alpha,
             beta,
             false,
             false,
             false,
-            gemm::Parallelism::None,
+            gemm_common::Parallelism::None,
         );
     }
 }
