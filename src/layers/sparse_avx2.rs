@@ -23,9 +23,9 @@ pub unsafe fn scan(row: &[u8], out: *mut u32, marks: *mut u32) -> usize {
     let mut n = 0;
     // k << 8 for k = 0..8
     let iota = _mm256_slli_epi32::<8>(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    // a last, shorter block is read from a copy padded with zeros
+    let mut padded = [0u8; 64];
     for (b, block) in row.chunks(64).enumerate() {
-        // a last, shorter block is read from a copy padded with zeros
-        let mut padded = [0u8; 64];
         let bytes = if block.len() == 64 {
             block.as_ptr()
         } else {
