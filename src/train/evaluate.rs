@@ -102,25 +102,15 @@ impl Evaluator {
         self.prepared.put_back();
         let prepared = &self.prepared;
         let range = |p: usize| p * per_part..((p + 1) * per_part).min(data.len());
-        let (cost, correct) = match &mut self.parts[..parts] {
-            [one] => one.evaluate_range(net, data, 0..data.len(), chunk, prepared),
-            [first, others @ ..] => std::thread::scope(|scope| {
-                let others: Vec<_> = others
-                    .iter_mut()
-                    .enumerate()
-                    .map(|(p, part)| {
-                        let r = range(p + 1);
-                        scope.spawn(move || part.evaluate_range(net, data, r, chunk, prepared))
-                    })
-                    .collect();
-                let first = first.evaluate_range(net, data, range(0), chunk, prepared);
-                others
-                    .into_iter()
-                    .map(|h| h.join().expect("evaluation thread"))
-                    .fold(first, |a, b| (a.0 + b.0, a.1 + b.1))
-            }),
-            [] => unreachable!("at least one part"),
-        };
+        // one share per thread: on the calling thread's team if it leads one, else on rayon's
+        // pool (threads that already exist: spawning one per call cost more than the work of a
+        // small test set)
+        let mut sums = vec![(0.0f64, 0usize); parts];
+        let shares: Vec<_> = self.parts[..parts].iter_mut().zip(&mut sums).enumerate().collect();
+        crate::team::for_parts(shares, |(p, (part, sum))| {
+            *sum = part.evaluate_range(net, data, range(p), chunk, prepared);
+        });
+        let (cost, correct) = sums.into_iter().fold((0.0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
         self.prepared.put_back();
         let n = data.len().max(1) as f64;
         let groups = data.target_size() / data.class_count().max(1);
