@@ -10,7 +10,7 @@ use crate::Rng;
 use crate::activation::{sigmoid, tanh};
 use crate::buffer::Buf;
 use crate::linalg::matmul;
-use ndarray::{Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, s};
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, s};
 use rand_distr::{Distribution, Normal};
 use serde::{Deserialize, Serialize};
 
@@ -112,7 +112,6 @@ impl Recurrent {
             features: self.features,
             w: self.params[0].view2(g, self.features),
             u: self.params[1].view2(g, self.hidden),
-            b: ArrayView1::from(&self.params[2][..]),
         }
     }
 
@@ -164,7 +163,6 @@ struct Fixed<'a> {
     features: usize,
     w: ArrayView2<'a, f32>,
     u: ArrayView2<'a, f32>,
-    b: ArrayView1<'a, f32>,
 }
 
 impl Fixed<'_> {
@@ -516,10 +514,18 @@ impl Layer for Recurrent {
         let mut cells = st.cells.rows_mut(batch * steps, if self.cell == Cell::Lstm { h } else { 0 });
         let mut inputs = st.inputs.rows_mut(batch * steps, h + self.features + 1);
         let p = self.fixed();
-        let mut stacked = st.stacked.rows_mut(h + self.features + 1, g);
-        stacked.slice_mut(s![..h, ..]).assign(&p.u.t());
-        stacked.slice_mut(s![h..h + self.features, ..]).assign(&p.w.t());
-        stacked.row_mut(h + self.features).assign(&p.b);
+        let f = self.features;
+        let mut stacked = st.stacked.rows_mut(h + f + 1, g);
+        {
+            // [Uᵀ; Wᵀ; bᵀ]: blocked transposes (ndarray's `assign` of a transposed view reads
+            // one strided element at a time)
+            let all = stacked.as_slice_mut().expect("contiguous");
+            let (ut, rest) = all.split_at_mut(h * g);
+            let (wt, bt) = rest.split_at_mut(f * g);
+            transpose::transpose(&self.params[1][..], ut, h, g);
+            transpose::transpose(&self.params[0][..], wt, f, g);
+            bt.copy_from_slice(&self.params[2]);
+        }
         let stacked = stacked.view();
         // Each example's recurrence is its own: parts of the batch run on their own threads.
         let parts: Vec<_> = x
@@ -604,27 +610,23 @@ impl Layer for Recurrent {
             p.backward_rows(sequence, grad, gates, inputs, cells, dh, dc, nabla);
         };
         crate::team::for_parts(parts, run);
-        // the parts' [∂C/∂U | ∂C/∂W | ∂C/∂b]ᵀ, added in a fixed order, transposed into U's,
-        // W's and b's
+        // the parts' [∂C/∂U | ∂C/∂W | ∂C/∂b]ᵀ, added in a fixed order (into the first part's),
+        // then transposed into U's, W's and b's
         let [nabla_w, nabla_u, nabla_b] = grads else {
             unreachable!("a recurrent layer has three gradients")
         };
         let f = self.features;
-        let mut nabla_u = ArrayViewMut2::from_shape((g, h), &mut nabla_u[..]).expect("U is [G·H, H]");
-        let mut nabla_w = ArrayViewMut2::from_shape((g, f), &mut nabla_w[..]).expect("W is [G·H, F]");
-        let mut nabla_b = ArrayViewMut1::from(&mut nabla_b[..]);
-        for (k, part) in st.partials[..n_parts].iter().enumerate() {
-            let (u, w, b) = (part.slice(s![..h, ..]), part.slice(s![h..h + f, ..]), part.row(h + f));
-            if k == 0 {
-                nabla_u.assign(&u.t());
-                nabla_w.assign(&w.t());
-                nabla_b.assign(&b);
-            } else {
-                nabla_u += &u.t();
-                nabla_w += &w.t();
-                nabla_b += &b;
-            }
+        let (first, rest) = st.partials.split_at_mut(1);
+        let sum = &mut first[0];
+        for part in &rest[..n_parts - 1] {
+            *sum += part;
         }
+        let sum = sum.as_slice().expect("contiguous");
+        let (ut, rest) = sum.split_at(h * g);
+        let (wt, bt) = rest.split_at(f * g);
+        transpose::transpose(ut, &mut nabla_u[..], g, h);
+        transpose::transpose(wt, &mut nabla_w[..], g, f);
+        nabla_b.copy_from_slice(bt);
         // dZ for every (example, step) is now in `gates`
         let dz = gates.view();
         if let Some(gx) = grad_x {
