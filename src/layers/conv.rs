@@ -481,14 +481,17 @@ impl Layer for Conv2d {
         crate::team::for_parts(work, run);
         // The parts' sums, added in a fixed order.
         let [nabla_w, nabla_b] = grads else { unreachable!("a conv layer has two gradients") };
-        let first = &st.parts[0];
-        let mut nabla_w = ArrayViewMut2::from_shape((f, fan_in), nabla_w).expect("sizes agree");
-        nabla_w.assign(&first.nabla_w_t.t());
-        nabla_b.copy_from_slice(first.nabla_b.as_slice().expect("contiguous"));
-        for part in &st.parts[1..n_parts] {
-            nabla_w += &part.nabla_w_t.t();
-            nabla_b.iter_mut().zip(part.nabla_b.iter()).for_each(|(s, p)| *s += p);
+        // (∂C/∂W)ᵀ is summed in its own layout, then turned by one blocked transpose (ndarray's
+        // `assign` of a transposed view reads element by element): the same sums, same order.
+        let (first, rest) = st.parts.split_at_mut(1);
+        let first = &mut first[0];
+        for part in &rest[..n_parts - 1] {
+            first.nabla_w_t += &part.nabla_w_t;
+            first.nabla_b += &part.nabla_b;
         }
+        let sum_t = first.nabla_w_t.as_slice().expect("contiguous");
+        transpose::transpose(sum_t, &mut nabla_w[..], f, fan_in); // [fan_in, F] -> [F, fan_in]
+        nabla_b.copy_from_slice(first.nabla_b.as_slice().expect("contiguous"));
     }
 
     fn clone_box(&self) -> Box<dyn Layer> {
