@@ -851,7 +851,7 @@ def atomic_write(path, text):
 
 
 def peak_gflops(py, threads, quick):
-    """{str(threads): {"torch", "numpy", "best"} GFLOP/s} from bench/peak_gflops.py."""
+    """{str(threads): {"torch", "numpy", "jax", "best"} GFLOP/s} from bench/peak_gflops.py."""
     size, rounds = (1024, 3) if quick else (2048, 5)
     r = subprocess.run([str(py), str(BENCH / "peak_gflops.py"), "--json", "--size", str(size),
                         "--rounds", str(rounds), "--threads", ",".join(map(str, threads))],

@@ -340,7 +340,8 @@ def markdown(result, scaling=None):
         size += f" ({binary['stripped_bytes'] / 1e6:.1f} MB stripped)"
     build_line = f"{build['seconds']:.0f} s" if build else "not measured (`--skip-clean-build`)"
     peaks = ", ".join(f"{t} thread{'s' if t != '1' else ''}: {g['best']:.0f} GFLOP/s "
-                      f"(torch {g['torch']:.0f}, numpy {g['numpy']:.0f})"
+                      f"(torch {g['torch']:.0f}, numpy {g['numpy']:.0f}"
+                      + (f", jax {g['jax']:.0f})" if "jax" in g else ")")
                       for t, g in result["peak_gflops"].items())
     lines = [
         "# Benchmarks: nndl against PyTorch (eager, tuned, compiled) and JAX, on the CPU",
